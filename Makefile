@@ -1,0 +1,64 @@
+# Container Images for Kubernetes: every command a learner, instructor or CI needs.
+# `make help` lists them.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*.ipynb))
+
+.DEFAULT_GOAL := help
+.PHONY: help venv lab test unit notebooks doctor registries registries-delete registries-reset \
+        cluster cluster-delete base-images bench strip student instructor report clean
+
+help: ## list the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	@touch $@
+
+venv: $(STAMP) ## create .venv from the pinned requirements (done for you by lab and test)
+
+lab: $(STAMP) ## set up and open the course in JupyterLab
+	-@$(PY) -m ckalab registries
+	$(VENV)/bin/jupyter lab notebooks/00-setup.ipynb
+
+test: $(STAMP) ## run the unit tests, then execute every notebook and lab (papermill, then nbval)
+	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed
+
+unit: $(STAMP) ## only the unit and repository tests (no notebook execution)
+	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py
+
+doctor: $(STAMP) ## check Docker, kind, kubectl, the cluster and the registries
+	@$(PY) -m ckalab doctor
+
+registries: $(STAMP) ## start the open (localhost:5001) and private (localhost:5002) registries
+	@$(PY) -m ckalab registries
+
+registries-delete: $(STAMP) ## remove the course's registry containers
+	@$(PY) -m ckalab registries-delete
+
+registries-reset: $(STAMP) ## recreate the registries with new lab credentials
+	@$(PY) -m ckalab registries-reset
+
+cluster: $(STAMP) ## create the kind cluster cka-images, wired to both registries
+	@$(PY) -m ckalab cluster
+
+cluster-delete: $(STAMP) ## delete the kind cluster (and nothing else)
+	@$(PY) -m ckalab cluster-delete
+
+base-images: ## build offline stand-ins for the base images (only without Docker Hub)
+	bash scripts/build-base-images.sh
+
+report: $(STAMP) ## cells executed/skipped per notebook in the last run
+	@$(PY) -m ckalab report
+
+strip: $(STAMP) ## remove outputs from every notebook (tests fail on stored outputs)
+	$(VENV)/bin/nbstripout --drop-empty-cells=false $(NOTEBOOKS)
+
+clean: ## remove build output (keeps .venv and the course state)
+	rm -rf build

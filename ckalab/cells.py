@@ -1,0 +1,218 @@
+"""Live notebook cells: run a command or skip it visibly, and count both.
+
+* `start(notebook)` is the first code cell of every notebook: it runs the doctor,
+  points docker/kubectl at the course's own config, and starts the run report.
+* `sh("docker build ...")` shows the command, runs it and streams its output,
+  or prints one line saying it was skipped and how to get what is missing.
+* `requires("cluster")` guards a cell that uses Python instead of a command.
+
+CKALAB_REQUIRE=docker (or cluster) turns those skips into failures, so CI
+cannot pass by skipping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from . import doctor
+from . import settings as settings_module
+from . import shell
+from .errors import CourseError, install_notebook_handler
+
+CLUSTER_COMMANDS = {"kubectl", "kind", "crictl"}
+DOCKER_COMMANDS = {"docker"}
+HOW_TO_GET = {
+    "docker": "install Docker and run `make doctor`",
+    "cluster": "run `make cluster` (needs Docker, kind and kubectl)",
+}
+
+
+class _Run:
+    """What the current notebook run knows: its name, level and report file."""
+
+    def __init__(self):
+        self.notebook: str | None = None
+        self.environment: doctor.Environment | None = None
+        self.require: str = "none"
+
+    @property
+    def level(self) -> str:
+        if self.environment is None:
+            self.environment = doctor.diagnose()
+        return self.environment.level
+
+
+_run = _Run()
+
+
+def required_level(require: str | None = None) -> str:
+    value = (require or os.environ.get("CKALAB_REQUIRE") or "none").strip().lower()
+    if value not in settings_module.LEVELS:
+        raise CourseError(f"CKALAB_REQUIRE is '{value}', which the course does not know.",
+                          "use one of: none, docker, cluster.")
+    return value
+
+
+def _rank(level: str) -> int:
+    return settings_module.LEVELS.index(level)
+
+
+def start(notebook: str, require: str | None = None, *, quiet: bool = False,
+          registries: bool = True) -> doctor.Environment:
+    """First cell of every notebook. Returns the Environment the doctor found."""
+    install_notebook_handler()
+    cfg = settings_module.load()
+    env_vars = shell.course_env(cfg)
+    # Inside the kernel, `!docker` and `!kubectl` use the course's config, too.
+    for key in ("DOCKER_CONFIG", "KUBECONFIG", "DOCKER_HOST"):
+        if key in env_vars:
+            os.environ[key] = env_vars[key]
+    # Paths in every notebook are written relative to the course root.
+    os.chdir(cfg.root)
+    _run.notebook = notebook
+    _run.require = required_level(require)
+    report_path(notebook).unlink(missing_ok=True)
+    environment = doctor.diagnose(cfg)
+    if registries and environment.docker and not all(
+            environment.check(n).ok for n in (f"open registry {cfg.open_registry}",
+                                              f"private registry {cfg.private_registry}")):
+        from . import registry
+        registry.up(cfg)
+        environment = doctor.diagnose(cfg)
+    _run.environment = environment
+    if not quiet:
+        _display(environment)
+    if _rank(environment.level) < _rank(_run.require):
+        missing = "; ".join(f"{c.name}: {c.fix}" for c in environment.missing()) or "see the table above"
+        raise CourseError(f"This run requires level '{_run.require}' (CKALAB_REQUIRE) but this machine "
+                          f"is at level '{environment.level}'.", missing)
+    write_env_file(env_vars, cfg)
+    return environment
+
+
+def write_env_file(env_vars: dict, cfg) -> Path:
+    """.ckalab/env.sh: `source` it in a terminal to use the course's docker/kubectl config."""
+    path = cfg.state_dir / "env.sh"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"export {k}={shlex.quote(env_vars[k])}" for k in ("DOCKER_CONFIG", "KUBECONFIG", "DOCKER_HOST")
+             if k in env_vars]
+    path.write_text("# source this file to use the course's Docker config and kube context\n"
+                    + "\n".join(lines) + "\n")
+    return path
+
+
+def _display(obj) -> None:
+    try:
+        from IPython.display import display
+        from IPython import get_ipython
+        if get_ipython() is not None:
+            display(obj)
+            return
+    except ImportError:
+        pass
+    print(obj)
+
+
+# ---------------------------------------------------------------- report
+
+def report_path(notebook: str) -> Path:
+    return settings_module.load().reports_dir / f"{notebook}.jsonl"
+
+
+def _cell_id() -> int | None:
+    try:
+        from IPython import get_ipython
+        shell_ = get_ipython()
+        return shell_.execution_count if shell_ is not None else None
+    except ImportError:
+        return None
+
+
+def _record(status: str, level: str, what: str) -> None:
+    if not _run.notebook:
+        return
+    path = report_path(_run.notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"cell": _cell_id(), "status": status, "level": level, "what": what[:120], "time": time.time()}
+    with path.open("a") as fh:
+        fh.write(json.dumps(entry) + "\n")
+
+
+def read_report(notebook: str) -> dict:
+    """Per-level counts of cells executed and skipped in the notebook's last run."""
+    path = report_path(notebook)
+    cells: dict[tuple, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            key = (entry["cell"], entry["level"])
+            # A cell that ran anything counts as executed.
+            if cells.get(key) != "executed":
+                cells[key] = entry["status"]
+    counts: dict = {}
+    for (cell, level), status in cells.items():
+        counts.setdefault(level, {"executed": 0, "skipped": 0})[status] += 1
+    return counts
+
+
+# ---------------------------------------------------------------- guards
+
+def needs_of(command: str) -> str:
+    """The level a shell command needs, from the programs it calls."""
+    words = set(re.findall(r"(?:^|[|;&(]|&&|\|\|)\s*(?:sudo\s+)?([\w./-]+)", command))
+    words = {Path(w).name for w in words}
+    if words & CLUSTER_COMMANDS:
+        return "cluster"
+    if words & DOCKER_COMMANDS:
+        return "docker"
+    return "none"
+
+
+def requires(level: str, what: str = "this cell") -> bool:
+    """True if the machine has `level`; otherwise print why the cell is skipped and return False."""
+    if level == "none":
+        return True
+    if _rank(_run.level) >= _rank(level):
+        _record("executed", level, what)
+        return True
+    if _rank(_run.require or "none") >= _rank(level):
+        raise CourseError(f"{what} needs {level}, which is not available, and this run requires "
+                          f"'{_run.require}' (CKALAB_REQUIRE).", HOW_TO_GET[level] + ".")
+    _record("skipped", level, what)
+    print(f"\u23ed Skipped: {what} needs {'a kind cluster' if level == 'cluster' else 'Docker'}, "
+          f"which this machine does not have. To run it, {HOW_TO_GET[level]}.")
+    return False
+
+
+def sh(command: str, *, needs: str | None = None, expect: str = "success",
+       timeout: float = 600, echo: bool = True, cwd: str | Path | None = None) -> shell.Result | None:
+    """Show and run a shell command as a learner would type it.
+
+    `expect="failure"` is for commands the lesson shows failing: the cell fails
+    if such a command unexpectedly succeeds. Returns None when skipped.
+    """
+    level = needs or needs_of(command)
+    label = command.splitlines()[0][:80]
+    if not requires(level, f"`{label}`"):
+        return None
+    if level == "cluster":
+        from .cluster import guard
+        guard()
+    if echo:
+        print(f"$ {command}", flush=True)
+    root = settings_module.load().root
+    result = shell.run(command, env=shell.course_env(), timeout=timeout, cwd=cwd or root,
+                       stream=lambda line: (sys.stdout.write(line), sys.stdout.flush()))
+    if expect == "success" and not result.ok:
+        raise CourseError(f"`{label}` exited with status {result.returncode}; its output is above.",
+                          "read the last lines of that output; `make doctor` checks the environment.")
+    if expect == "failure" and result.ok:
+        raise CourseError(f"`{label}` was expected to fail here, but it succeeded.",
+                          "something in your environment differs from the lesson: run `make doctor`.")
+    return result

@@ -1,0 +1,100 @@
+"""Names, ports and paths the course uses, overridable by environment variables.
+
+Everything the course creates is named here, so that cleanup removes exactly
+what the course made and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# kind v0.33.0 lists this image for Kubernetes v1.37.0 in its release notes; the
+# digest pins the build made for that kind release (kind requires the digest).
+KIND_VERSION = "v0.33.0"
+KUBERNETES_VERSION = "v1.37.0"
+NODE_IMAGE = (
+    "kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5"
+)
+
+# The registry image used by kind's local-registry recipe.
+REGISTRY_IMAGE = "registry:3"
+
+LEVELS = ("none", "docker", "cluster")
+
+
+def find_course_root() -> Path:
+    """The course checkout: CKALAB_HOME, else the folder holding this package."""
+    if os.environ.get("CKALAB_HOME"):
+        return Path(os.environ["CKALAB_HOME"]).resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "notebooks").is_dir():
+        return package_parent
+    return Path.cwd()
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    cluster_name: str = "cka-images"
+    open_registry_name: str = "kind-registry"
+    open_registry_port: int = 5001
+    private_registry_name: str = "private-registry"
+    private_registry_port: int = 5002
+    registry_image: str = REGISTRY_IMAGE
+    node_image: str = NODE_IMAGE
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / ".ckalab"
+
+    @property
+    def docker_config_dir(self) -> Path:
+        """The course's own Docker config dir; the learner's ~/.docker is never used."""
+        return self.state_dir / "docker"
+
+    @property
+    def kubeconfig(self) -> Path:
+        """The course's own kubeconfig; the learner's ~/.kube/config is never used."""
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def kube_context(self) -> str:
+        return f"kind-{self.cluster_name}"
+
+    @property
+    def auth_dir(self) -> Path:
+        return self.state_dir / "auth"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.state_dir / "reports"
+
+    @property
+    def open_registry(self) -> str:
+        """Host:port learners push to and Pods pull from (kind maps it inside the nodes)."""
+        return f"localhost:{self.open_registry_port}"
+
+    @property
+    def private_registry(self) -> str:
+        """Host:port learners push to on their machine."""
+        return f"localhost:{self.private_registry_port}"
+
+    @property
+    def private_registry_in_cluster(self) -> str:
+        """Host:port the kind nodes pull the private registry from (its name on the kind network)."""
+        return f"{self.private_registry_name}:5000"
+
+
+def load() -> Settings:
+    """Settings from the environment (CKALAB_*), defaults otherwise."""
+    env = os.environ
+    return Settings(
+        root=find_course_root(),
+        cluster_name=env.get("CKALAB_CLUSTER", "cka-images"),
+        open_registry_port=int(env.get("CKALAB_OPEN_REGISTRY_PORT", "5001")),
+        private_registry_port=int(env.get("CKALAB_PRIVATE_REGISTRY_PORT", "5002")),
+        open_registry_name=env.get("CKALAB_OPEN_REGISTRY_NAME", "kind-registry"),
+        private_registry_name=env.get("CKALAB_PRIVATE_REGISTRY_NAME", "private-registry"),
+    )

@@ -1,0 +1,89 @@
+"""Shared fixtures. The learner's own Docker and kube config must be untouched by the suite."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from ckalab import cells, doctor, settings
+from ckalab.errors import CourseError
+
+ROOT = Path(__file__).resolve().parent.parent
+LEARNER_FILES = [Path.home() / ".docker" / "config.json", Path.home() / ".kube" / "config"]
+
+
+def _fingerprint(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+
+
+def pytest_sessionstart(session):
+    session.config._learner_files = {p: _fingerprint(p) for p in LEARNER_FILES}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    changed = [str(p) for p, fp in session.config._learner_files.items() if _fingerprint(p) != fp]
+    if changed:
+        print(f"\nFAILED: the suite changed the learner's own config: {', '.join(changed)}")
+        session.exitstatus = 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    cfg = settings.load()
+    reports = sorted(cfg.reports_dir.glob("*.jsonl")) if cfg.reports_dir.exists() else []
+    if not reports:
+        return
+    terminalreporter.section("run report: live cells per notebook (executed/skipped)")
+    totals = {"docker": [0, 0], "cluster": [0, 0]}
+    for path in reports:
+        counts = cells.read_report(path.stem)
+        parts = []
+        for level in ("docker", "cluster"):
+            c = counts.get(level, {"executed": 0, "skipped": 0})
+            totals[level][0] += c["executed"]
+            totals[level][1] += c["skipped"]
+            parts.append(f"{level} {c['executed']}/{c['skipped']}")
+        terminalreporter.write_line(f"{path.stem:40} " + "   ".join(parts))
+    terminalreporter.write_line(
+        f"{'TOTAL':40} docker {totals['docker'][0]}/{totals['docker'][1]}   "
+        f"cluster {totals['cluster'][0]}/{totals['cluster'][1]}")
+
+
+@pytest.fixture(scope="session")
+def course_settings():
+    return settings.load()
+
+
+@pytest.fixture(scope="session")
+def docker_env():
+    """A reachable Docker Engine; a skip says so, and CKALAB_REQUIRE=docker turns it into a failure."""
+    env = doctor.diagnose()
+    if not env.docker:
+        reason = env.check("docker engine").detail
+        if cells.required_level() in ("docker", "cluster"):
+            pytest.fail(f"CKALAB_REQUIRE needs Docker but: {reason}")
+        pytest.skip(f"needs Docker: {reason}")
+    return env
+
+
+@pytest.fixture(scope="session")
+def registries(docker_env, course_settings):
+    from ckalab import registry
+    registry.up(course_settings)
+    return course_settings
+
+
+@pytest.fixture
+def isolated_state(tmp_path, monkeypatch):
+    """A throwaway course root, so a test can break the state without touching the real one."""
+    for sub in ("notebooks",):
+        (tmp_path / sub).mkdir()
+    monkeypatch.setenv("CKALAB_HOME", str(tmp_path))
+    return settings.load()
+
+
+def message_of(excinfo) -> str:
+    assert isinstance(excinfo.value, CourseError)
+    return excinfo.value.message
