@@ -167,6 +167,10 @@ def needs_of(command: str) -> str:
     """The level a shell command needs, from the programs it calls."""
     words = set(re.findall(r"(?:^|[|;&(]|&&|\|\|)\s*(?:sudo\s+)?([\w./-]+)", command))
     words = {Path(w).name for w in words}
+    # `docker exec cka-images-control-plane crictl ...` runs on a kind node: that needs the cluster.
+    tokens = set(command.split())
+    if "crictl" in tokens or any(t.endswith(("-control-plane", "-worker")) for t in tokens):
+        return "cluster"
     if words & CLUSTER_COMMANDS:
         return "cluster"
     if words & DOCKER_COMMANDS:

@@ -113,6 +113,12 @@ def _start(client, errors, *, name: str, port: int, image: str, environment=None
         container = client.containers.get(name)
     except errors.NotFound:
         container = None
+    if container is not None and volumes and container.labels.get(COURSE_LABEL) == "registry":
+        # A course registry made from another checkout reads another htpasswd: replace it.
+        mounted = {m.get("Source") for m in container.attrs.get("Mounts", [])}
+        if not set(volumes) <= mounted:
+            container.remove(force=True)
+            container = None
     if container is not None:
         if container.status != "running":
             container.start()

@@ -23,6 +23,7 @@ def test_notebook_executes(path):
     target.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(path), str(target), cwd=str(ROOT), kernel_name="python3", progress_bar=False,
-        parameters={"REQUIRE": os.environ.get("CKALAB_REQUIRE") or None},
+        # SOLVE=True runs each lab's reference solution, so CI proves it passes its own Check.
+        parameters={"REQUIRE": os.environ.get("CKALAB_REQUIRE") or None, "SOLVE": True},
         execution_timeout=600,
     )

@@ -1,0 +1,101 @@
+"""Live cells: what a command needs, visible skips, CKALAB_REQUIRE turning skips into failures."""
+
+from __future__ import annotations
+
+import pytest
+
+from ckalab import cells, doctor
+from ckalab.errors import CourseError
+
+
+@pytest.mark.parametrize("command, level", [
+    ("docker build -t web:1.0 .", "docker"),
+    ("kubectl get pods", "cluster"),
+    ("kind load docker-image web:1.0 --name cka-images", "cluster"),
+    ("docker exec cka-images-control-plane crictl images", "cluster"),
+    ("docker ps | grep web && kubectl get pods", "cluster"),
+    ("curl -s http://127.0.0.1:8080/", "none"),
+    ("echo docker", "none"),
+    ("sudo docker info", "docker"),
+])
+def test_needs_of(command, level):
+    assert cells.needs_of(command) == level
+
+
+@pytest.fixture
+def run_at(isolated_state, monkeypatch):
+    """Pretend the machine is at a given level, in a throwaway notebook run."""
+    def set_level(level: str, require: str = "none"):
+        env = doctor.Environment(docker=level in ("docker", "cluster"), cluster=level == "cluster")
+        monkeypatch.setattr(cells._run, "environment", env)
+        monkeypatch.setattr(cells._run, "require", require)
+        monkeypatch.setattr(cells._run, "notebook", "test-notebook")
+        cells.report_path("test-notebook").unlink(missing_ok=True)
+    return set_level
+
+
+def test_skip_is_visible_and_counted(run_at, capsys):
+    run_at("none")
+    assert cells.sh("docker build -t web:1.0 .") is None
+    assert cells.requires("cluster", "deploying") is False
+    out = capsys.readouterr().out
+    assert "Skipped" in out and "Docker" in out and "make cluster" in out
+    report = cells.read_report("test-notebook")
+    assert report["docker"]["skipped"] == 1 and report["cluster"]["skipped"] == 1
+
+
+def test_docker_level_runs_docker_cells_and_skips_cluster_cells(run_at, capsys):
+    run_at("docker")
+    assert cells.requires("docker", "building") is True
+    assert cells.requires("cluster", "deploying") is False
+    report = cells.read_report("test-notebook")
+    assert report["docker"] == {"executed": 1, "skipped": 0}
+    assert report["cluster"] == {"executed": 0, "skipped": 1}
+
+
+@pytest.mark.parametrize("level, require, needed", [
+    ("none", "docker", "docker"),
+    ("docker", "cluster", "cluster"),
+    ("none", "cluster", "docker"),
+])
+def test_require_turns_a_skip_into_a_failure(run_at, level, require, needed):
+    run_at(level, require)
+    with pytest.raises(CourseError, match="CKALAB_REQUIRE"):
+        cells.requires(needed, "this cell")
+
+
+def test_require_does_not_fail_cells_above_the_required_level(run_at, capsys):
+    run_at("docker", "docker")
+    assert cells.requires("cluster", "deploying") is False
+    assert "Skipped" in capsys.readouterr().out
+
+
+def test_unknown_require_value_is_refused(monkeypatch):
+    monkeypatch.setenv("CKALAB_REQUIRE", "everything")
+    with pytest.raises(CourseError, match="none, docker, cluster"):
+        cells.required_level()
+
+
+def test_start_fails_fast_when_the_required_level_is_missing(isolated_state, monkeypatch):
+    monkeypatch.setattr(cells.doctor, "diagnose", lambda cfg=None: doctor.Environment())
+    with pytest.raises(CourseError, match="requires level 'docker'"):
+        cells.start("test-notebook", require="docker", quiet=True)
+
+
+def test_sh_runs_and_checks_the_exit_status(run_at, capsys):
+    run_at("docker")
+    result = cells.sh("echo hello", needs="docker")
+    assert result.ok and result.output == "hello\n"
+    assert "$ echo hello" in capsys.readouterr().out
+    with pytest.raises(CourseError, match="exited with status 3"):
+        cells.sh("exit 3", needs="docker")
+    assert cells.sh("exit 3", needs="docker", expect="failure").returncode == 3
+    with pytest.raises(CourseError, match="expected to fail"):
+        cells.sh("true", needs="docker", expect="failure")
+
+
+def test_a_cell_counts_once_even_with_several_commands(run_at):
+    run_at("docker")
+    cells.requires("docker", "first")
+    cells.requires("docker", "second")  # same cell: no IPython, so the same cell id (None)
+    assert cells.read_report("test-notebook")["docker"]["executed"] == 1

@@ -1,0 +1,112 @@
+"""The two local registries, lab credentials, the isolated Docker config, and the HTTP API client."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import bcrypt
+import pytest
+import requests
+
+from ckalab import registry, shell
+
+
+def test_htpasswd_line_is_bcrypt_and_verifies():
+    line = registry.htpasswd_line("student", "s3cret")
+    user, hashed = line.strip().split(":", 1)
+    assert user == "student" and hashed.startswith("$2")
+    assert bcrypt.checkpw(b"s3cret", hashed.encode())
+    assert not bcrypt.checkpw(b"wrong", hashed.encode())
+
+
+def test_credentials_are_generated_once_and_kept(isolated_state):
+    first = registry.credentials(isolated_state)
+    assert first == registry.credentials(isolated_state)
+    assert len(first.password) >= 12
+    stored = isolated_state.auth_dir / "credentials.json"
+    assert oct(stored.stat().st_mode & 0o777) == "0o600"
+
+
+def test_registries_listen_on_loopback_only(registries):
+    client = registry._docker_client()[0]
+    for name in (registries.open_registry_name, registries.private_registry_name):
+        bindings = client.containers.get(name).attrs["HostConfig"]["PortBindings"]["5000/tcp"]
+        assert all(b["HostIp"] == "127.0.0.1" for b in bindings), bindings
+
+
+def test_open_registry_answers_and_private_asks_for_basic_auth(registries):
+    assert requests.get(f"http://{registries.open_registry}/v2/", timeout=5).status_code == 200
+    resp = requests.get(f"http://{registries.private_registry}/v2/", timeout=5)
+    assert resp.status_code == 401
+    assert resp.headers["WWW-Authenticate"].lower().startswith("basic")
+
+
+def _push(image: str, docker_config: Path | None = None) -> shell.Result:
+    env = shell.course_env()
+    if docker_config is not None:
+        env["DOCKER_CONFIG"] = str(docker_config)
+    return shell.run(f"docker tag python:3.13-slim {image} && docker push {image}", env=env, timeout=300)
+
+
+def test_private_push_without_login_fails_with_401(registries, tmp_path):
+    empty_config = tmp_path / "docker-config"
+    empty_config.mkdir()
+    (empty_config / "config.json").write_text("{}")
+    result = _push(f"{registries.private_registry}/tests/no-login:1", empty_config)
+    assert not result.ok
+    assert "no basic auth credentials" in result.output or "unauthorized" in result.output.lower()
+    # The same refusal at the API level: starting an upload without credentials is a 401.
+    resp = requests.post(f"http://{registries.private_registry}/v2/tests/no-login/blobs/uploads/", timeout=5)
+    assert resp.status_code == 401
+
+
+def test_private_push_with_login_succeeds_and_is_listed(registries):
+    registry.login(registries)
+    result = _push(f"{registries.private_registry}/tests/with-login:1")
+    assert result.ok, result.output
+    api = registry.api("private", registries)
+    assert "tests/with-login" in api.catalog()
+    assert "1" in api.tags("tests/with-login")
+    manifest = api.manifest("tests/with-login", "1")
+    assert manifest.digest.startswith("sha256:") and not manifest.is_index
+    config = api.blob_json("tests/with-login", manifest.body["config"]["digest"])
+    assert config["architecture"] and "rootfs" in config
+
+
+def test_private_registry_api_refuses_without_credentials(registries):
+    anonymous = registry.RegistryAPI(registries.private_registry)
+    assert anonymous.ping() == 401
+    with pytest.raises(registry.CourseError, match="401"):
+        anonymous.catalog()
+
+
+def test_login_writes_only_the_course_docker_config(registries):
+    learner_config = Path.home() / ".docker" / "config.json"
+    before = learner_config.read_bytes() if learner_config.exists() else None
+    registry.login(registries)
+    course_config = json.loads((registries.docker_config_dir / "config.json").read_text())
+    assert registries.private_registry in course_config["auths"]
+    after = learner_config.read_bytes() if learner_config.exists() else None
+    assert before == after
+
+
+def test_course_env_points_docker_and_kubectl_at_course_files(course_settings):
+    env = shell.course_env(course_settings)
+    assert env["DOCKER_CONFIG"] == str(course_settings.docker_config_dir)
+    assert env["KUBECONFIG"] == str(course_settings.kubeconfig)
+    assert not str(course_settings.docker_config_dir).startswith(str(Path.home() / ".docker"))
+
+
+def test_down_leaves_foreign_containers_alone(docker_env, monkeypatch, isolated_state):
+    client = registry._docker_client()[0]
+    foreign = client.containers.run("python:3.13-slim", ["sleep", "30"], name="ckalab-test-foreign",
+                                    detach=True, remove=True)
+    try:
+        monkeypatch.setenv("CKALAB_OPEN_REGISTRY_NAME", "ckalab-test-foreign")
+        monkeypatch.setenv("CKALAB_PRIVATE_REGISTRY_NAME", "ckalab-test-absent")
+        from ckalab import settings
+        assert registry.down(settings.load()) == []
+        assert client.containers.get("ckalab-test-foreign").status == "running"
+    finally:
+        foreign.remove(force=True)

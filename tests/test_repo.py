@@ -1,0 +1,138 @@
+"""The repository checked against itself: notebooks, links, manifests, Dockerfiles, env files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from ckalab import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+ALL_NOTEBOOKS = NOTEBOOKS + LABS
+BASE_IMAGES = {"python:3.13-slim", "debian:trixie-slim", "scratch", "registry:3"}
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def markdown(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=rel)
+def test_notebook_is_stored_without_outputs(path):
+    for cell in read(path).cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, \
+                f"{rel(path)} has stored outputs: run `make strip`"
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=rel)
+def test_notebook_has_parameters_and_start_cells(path):
+    code = [c for c in read(path).cells if c.cell_type == "code"]
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "REQUIRE = None" in params[0].source, f"{rel(path)}: parameters cell"
+    assert any("ck.start(" in c.source for c in code[:3]), f"{rel(path)}: ck.start in the first cells"
+    if path.parent.name == "notebooks":
+        assert any(f'ck.start("{path.stem}"' in c.source for c in code), f"{rel(path)}: start with its own name"
+
+
+def test_notebooks_are_numbered_in_order():
+    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    assert numbers == list(range(len(numbers))), numbers
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[:-1], ids=rel)
+def test_each_notebook_links_the_next(path):
+    following = NOTEBOOKS[NOTEBOOKS.index(path) + 1].name
+    assert f"({following})" in markdown(read(path)), f"{rel(path)} should link {following}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_notebook_has_summary_mistakes_and_sources(path):
+    text = markdown(read(path))
+    for heading in ("Summary", "Common mistakes", "Sources"):
+        assert heading in text, f"{rel(path)} lacks a '{heading}' section"
+    sources = text[text.index("Sources"):]
+    assert re.search(r"https://(kubernetes\.io|docs\.docker\.com|kind\.sigs\.k8s\.io)", sources)
+
+
+@pytest.mark.parametrize("lab", LABS, ids=rel)
+def test_every_lab_is_linked_from_a_lesson(lab):
+    linking = [p.name for p in NOTEBOOKS if f"../labs/{lab.name}" in markdown(read(p))]
+    assert linking, f"no notebook links {rel(lab)}: link it from the lesson that teaches its skill"
+
+
+def _workload_files(pattern: str):
+    return sorted(p for p in (ROOT / "workloads").rglob(pattern) if ".broken" not in p.name)
+
+
+def _is_kubernetes_object(doc) -> bool:
+    return isinstance(doc, dict) and "kind" in doc and "apiVersion" in doc \
+        and not str(doc["apiVersion"]).split("/")[0].endswith("x-k8s.io")
+
+
+MANIFESTS = [p for p in _workload_files("*.y*ml")
+             if any(_is_kubernetes_object(d) for d in yaml.safe_load_all(p.read_text()))]
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=rel)
+def test_manifest_is_valid_for_the_current_kubernetes(path):
+    assert validate.manifests(path) == []
+
+
+DOCKERFILES = _workload_files("Dockerfile*") + sorted((ROOT / "scripts").rglob("Dockerfile*"))
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=rel)
+def test_dockerfile_passes_hadolint(path):
+    findings = validate.dockerfile(path)
+    assert findings == [], "\n".join(map(str, findings))
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=rel)
+def test_dockerfile_uses_supported_base_images(path):
+    stages = set()
+    for line in path.read_text().splitlines():
+        match = re.match(r"\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", line, re.I)
+        if match:
+            image, stage = match.groups()
+            assert image in BASE_IMAGES | stages or image.startswith(("$", "localhost:")), \
+                f"{rel(path)}: FROM {image} is not a supported base image ({sorted(BASE_IMAGES)})"
+            if stage:
+                stages.add(stage)
+
+
+def _pins(lines):
+    return sorted(l.strip().lstrip("- ").strip() for l in lines if "==" in l)
+
+
+@pytest.mark.parametrize("env_file", ["environment.yml", "binder/environment.yml"])
+def test_conda_environments_match_requirements(env_file):
+    requirements = _pins((ROOT / "requirements.txt").read_text().splitlines())
+    env = yaml.safe_load((ROOT / env_file).read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert _pins(pip_section) == requirements
+
+
+def test_readme_is_a_copy_paste_session():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lab" in readme and "make test" in readme
+    targets = set(re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M))
+    for target in re.findall(r"^make ([a-z-]+)", readme, re.M):
+        assert target in targets, f"README mentions `make {target}`, which the Makefile lacks"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert re.search(r"^make test$", (ROOT / ".ci/run").read_text(), re.M)
