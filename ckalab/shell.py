@@ -25,6 +25,12 @@ class Result:
     def __str__(self) -> str:
         return self.output
 
+    def _ipython_display_(self) -> None:
+        # The output was already streamed into the cell; showing it again as the cell's
+        # value would repeat it. Only a non-zero exit status is worth a line.
+        if not self.ok:
+            print(f"(exit status {self.returncode})")
+
 
 def prepare_docker_config(cfg: Settings) -> Path:
     """Create the course's Docker config dir. Docker CLI plugins (buildx) stay usable
