@@ -26,6 +26,7 @@ from . import shell
 from .errors import CourseError, install_notebook_handler
 
 CLUSTER_COMMANDS = {"kubectl", "kind", "crictl"}
+TOOL_PROGRAMS = {"kubectl", "kind", "docker", "curl", "hadolint"}
 DOCKER_COMMANDS = {"docker"}
 HOW_TO_GET = {
     "docker": "install Docker and run `make doctor`",
@@ -163,19 +164,45 @@ def read_report(notebook: str) -> dict:
 
 # ---------------------------------------------------------------- guards
 
+def programs_of(command: str) -> list[str]:
+    """The programs a shell command line runs: the word in command position of each
+    pipeline part, after `VAR=value` assignments and `sudo`. Quotes are respected."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:  # unbalanced quotes: fall back to plain words
+        tokens = command.split()
+    programs, at_start = [], True
+    for token in tokens:
+        if token and set(token) <= set("|&;()<>"):
+            at_start = True
+            continue
+        if at_start:
+            if re.fullmatch(r"\w+=.*", token) or token == "sudo":
+                continue
+            programs.append(Path(token).name)
+            at_start = False
+    return programs
+
+
 def needs_of(command: str) -> str:
     """The level a shell command needs, from the programs it calls."""
-    words = set(re.findall(r"(?:^|[|;&(]|&&|\|\|)\s*(?:sudo\s+)?([\w./-]+)", command))
-    words = {Path(w).name for w in words}
+    programs = set(programs_of(command))
     # `docker exec cka-images-control-plane crictl ...` runs on a kind node: that needs the cluster.
     tokens = set(command.split())
     if "crictl" in tokens or any(t.endswith(("-control-plane", "-worker")) for t in tokens):
         return "cluster"
-    if words & CLUSTER_COMMANDS:
+    if programs & CLUSTER_COMMANDS:
         return "cluster"
-    if words & DOCKER_COMMANDS:
+    if programs & DOCKER_COMMANDS:
         return "docker"
     return "none"
+
+
+def missing_programs(command: str) -> list[str]:
+    """Course tools a command calls that are not installed (e.g. kubectl on Binder)."""
+    return sorted({p for p in programs_of(command) if p in TOOL_PROGRAMS and not shell.which(p)})
 
 
 def requires(level: str, what: str = "this cell") -> bool:
@@ -204,6 +231,15 @@ def sh(command: str, *, needs: str | None = None, expect: str = "success",
     level = needs or needs_of(command)
     label = command.splitlines()[0][:80]
     if not requires(level, f"`{label}`"):
+        return None
+    missing = missing_programs(command)
+    if missing:
+        if _rank(_run.require or "none") > 0:
+            raise CourseError(f"`{label}` needs {', '.join(missing)}, which is not installed, and this run "
+                              f"requires '{_run.require}' (CKALAB_REQUIRE).", "install it and run `make doctor`.")
+        _record("skipped", "tools", label)
+        print(f"\u23ed Skipped: `{label}` needs {', '.join(missing)}, which is not installed here. "
+              "To run it, install it (see the README) and run `make doctor`.")
         return None
     if level == "cluster":
         from .cluster import guard

@@ -99,3 +99,27 @@ def test_a_cell_counts_once_even_with_several_commands(run_at):
     cells.requires("docker", "first")
     cells.requires("docker", "second")  # same cell: no IPython, so the same cell id (None)
     assert cells.read_report("test-notebook")["docker"]["executed"] == 1
+
+
+@pytest.mark.parametrize("command, programs", [
+    ("KUBE_EDITOR=\"sed -i 's|a|b|'\" kubectl edit deploy/web", ["kubectl"]),
+    ("A=1 B='x y' docker build .", ["docker"]),
+    ("echo 'kubectl | docker' | grep x", ["echo", "grep"]),
+    ("docker ps && (kubectl get pods; kind get clusters)", ["docker", "kubectl", "kind"]),
+])
+def test_programs_respect_quotes_and_assignments(command, programs):
+    assert cells.programs_of(command) == programs
+
+
+def test_quoted_pipe_and_env_prefix_do_not_hide_kubectl():
+    assert cells.needs_of("KUBE_EDITOR=\"sed -i 's|1.0|2.0|'\" kubectl edit deployment/web") == "cluster"
+
+
+def test_a_missing_tool_is_a_visible_skip(run_at, monkeypatch, tmp_path, capsys):
+    run_at("docker")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert cells.sh("kubectl create deployment web --image=web:1.0 --dry-run=client -o yaml", needs="none") is None
+    assert "needs kubectl, which is not installed" in capsys.readouterr().out
+    run_at("docker", "docker")
+    with pytest.raises(CourseError, match="not installed"):
+        cells.sh("kubectl version --client", needs="none")
