@@ -1,0 +1,491 @@
+"""Quizzes: question banks in quizzes/<notebook-stem>.yaml, graded by pure functions,
+shown with ipywidgets.
+
+    ck.quiz.show("02-image-anatomy")      # the widget (last line of a cell)
+    ck.quiz.markdown("02-image-anatomy")  # the same questions as Markdown, without answers
+    ck.quiz.summary()                     # a table of quiz results from the progress file
+
+Three kinds of question: `single` (RadioButtons), `multiple` (Checkboxes) and `command`
+(a Text box: the typed command is parsed by ckalab.commands, so equivalent spellings
+pass and known near-misses get a specific explanation). `grade(question, answer)` does
+all the judging; the widget only collects answers and shows Feedback.
+
+A quiz's score counts the first checked answer to each question; answering again is
+practice. When every question has been answered once, the score is saved with
+ckalab.progress.record_quiz.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import commands, progress
+from . import settings as settings_module
+from .errors import CourseError
+
+SCHEMA_FILE = "schema.json"
+ALLOWED_SOURCES = ("https://kubernetes.io/", "https://docs.docker.com/", "https://kind.sigs.k8s.io/",
+                   "https://github.com/kubernetes-sigs/cri-tools/", "https://distribution.github.io/",
+                   "https://github.com/opencontainers/", "https://github.com/kubernetes/kubernetes/")
+
+
+# ---------------------------------------------------------------- banks
+
+def bank_dir() -> Path:
+    """quizzes/ in the course root (CKALAB_HOME), else next to this package."""
+    root = settings_module.load().root / "quizzes"
+    if root.is_dir():
+        return root
+    return Path(__file__).resolve().parent.parent / "quizzes"
+
+
+def stems() -> list[str]:
+    """The notebook stems that have a question bank, in course order."""
+    return sorted(p.stem for p in bank_dir().glob("*.yaml"))
+
+
+def schema() -> dict:
+    return json.loads((bank_dir() / SCHEMA_FILE).read_text())
+
+
+def read_bank(stem: str) -> dict:
+    path = bank_dir() / f"{stem}.yaml"
+    if not path.exists():
+        known = ", ".join(stems()) or "none"
+        raise CourseError(f"There is no quiz called '{stem}' (banks: {known}).",
+                          "use the notebook's file name without .ipynb, e.g. ck.quiz.show(\"02-image-anatomy\").")
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise CourseError(f"quizzes/{stem}.yaml is not valid YAML ({exc}).",
+                          "fix the file, or restore it with `git checkout quizzes/`.") from None
+
+
+def problems(bank: dict, stem: str | None = None) -> list[str]:
+    """Everything wrong with a bank: schema errors, then the rules a schema cannot say."""
+    import jsonschema
+
+    found = []
+    validator = jsonschema.Draft202012Validator(schema())
+    for err in sorted(validator.iter_errors(bank), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in err.absolute_path) or "(top)"
+        if err.validator in ("minItems", "maxItems", "minLength"):
+            message = f"{err.validator} is {err.validator_value}"
+        else:
+            message = err.message if len(err.message) < 200 else f"fails {err.validator} ({err.validator_value})"
+        found.append(f"{where}: {message}")
+    if found:
+        return found
+    if stem and bank["id"] != stem:
+        found.append(f"id is '{bank['id']}' but the file is {stem}.yaml")
+    seen = set()
+    for q in bank["questions"]:
+        qid = q["id"]
+        if qid in seen:
+            found.append(f"{qid}: duplicate question id")
+        seen.add(qid)
+        if not q["source"].startswith(ALLOWED_SOURCES):
+            found.append(f"{qid}: source {q['source']} is not an official page")
+        found += [f"{qid}: {p}" for p in _question_problems(q)]
+    return found
+
+
+def _question_problems(q: dict) -> list[str]:
+    if q["type"] == "single":
+        n = sum(o["correct"] for o in q["options"])
+        return [] if n == 1 else [f"a single-choice question needs exactly 1 correct option, has {n}"]
+    if q["type"] == "multiple":
+        n = sum(o["correct"] for o in q["options"])
+        wrong = len(q["options"]) - n
+        return [] if n >= 2 and wrong >= 1 else [
+            f"a multiple-choice question needs at least 2 correct and 1 wrong option, has {n} and {wrong}"]
+    found = []
+    ns = q.get("namespace", "default")
+    for line in q["answers"] + q.get("accept", []):
+        cmd, err = commands.try_parse(line, namespace=ns)
+        if err:
+            return [f"answer `{line}` does not parse: {err}"]
+        if any(commands.matches(cmd, nm["match"], namespace=ns) for nm in q.get("near_misses", [])):
+            found.append(f"answer `{line}` matches a near-miss pattern")
+    for line in q.get("accept", []):
+        if not grade(q, line).correct:
+            found.append(f"`{line}` is listed under accept but is not accepted")
+    for nm in q.get("near_misses", []):
+        fb = grade(q, nm["example"])
+        if fb.correct or fb.status == "invalid":
+            found.append(f"near-miss example `{nm['example']}` is {fb.status}")
+        elif fb.near_miss != nm["explanation"]:
+            found.append(f"near-miss example `{nm['example']}` gets another explanation: {fb.near_miss!r}")
+    return found
+
+
+def load(stem: str) -> dict:
+    """A validated bank. A broken bank is a CourseError naming the first problems."""
+    bank = read_bank(stem)
+    found = problems(bank, stem)
+    if found:
+        raise CourseError(f"quizzes/{stem}.yaml has {len(found)} problem(s): " + "; ".join(found[:3]),
+                          "run `.venv/bin/python -m pytest tests/test_quiz.py` to see them all.")
+    return bank
+
+
+# ---------------------------------------------------------------- grading (pure)
+
+@dataclass
+class Feedback:
+    """The verdict on one answer. status: correct, incorrect, or invalid (nothing to grade)."""
+    status: str
+    message: str
+    details: list[str] = field(default_factory=list)
+    near_miss: str | None = None
+    source: str | None = None
+
+    @property
+    def correct(self) -> bool:
+        return self.status == "correct"
+
+    @property
+    def text(self) -> str:
+        return "\n".join([self.message, *self.details])
+
+    def html(self) -> str:
+        color = {"correct": "#1a7f37", "incorrect": "#b35900", "invalid": "#555"}[self.status]
+        items = "".join(f"<li>{_inline(d)}</li>" for d in self.details)
+        src = (f'<div style="font-size:smaller">Source: <a href="{html.escape(self.source)}" target="_blank">'
+               f"{html.escape(self.source)}</a></div>") if self.source and self.status != "invalid" else ""
+        return (f'<div style="color:{color}"><b>{_inline(self.message)}</b></div>'
+                + (f"<ul>{items}</ul>" if items else "") + src)
+
+
+def _label(q: dict, i: int) -> str:
+    return f"{chr(65 + i)}. {q['options'][i]['text']}"
+
+
+def grade(question: dict, answer) -> Feedback:
+    """Judge one answer. single: an option index; multiple: a collection of indices; command: a string."""
+    kind = question["type"]
+    if kind == "single":
+        return _grade_single(question, answer)
+    if kind == "multiple":
+        return _grade_multiple(question, answer)
+    return _grade_command(question, answer)
+
+
+def _grade_single(q: dict, answer) -> Feedback:
+    options = q["options"]
+    if answer is None or isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer < len(options):
+        return Feedback("invalid", "Choose one option first, then press Check.")
+    right = next(i for i, o in enumerate(options) if o["correct"])
+    if answer == right:
+        return Feedback("correct", "Correct.", [f"{_label(q, right)}: {options[right]['explanation']}"],
+                        source=q["source"])
+    return Feedback("incorrect", "Not quite.", [
+        f"You chose {_label(q, answer)}: {options[answer]['explanation']}",
+        f"The answer is {_label(q, right)}: {options[right]['explanation']}"], source=q["source"])
+
+
+def _grade_multiple(q: dict, answer) -> Feedback:
+    options = q["options"]
+    try:
+        chosen = {int(i) for i in (answer or ())}
+    except (TypeError, ValueError):
+        chosen = set()
+    chosen = {i for i in chosen if 0 <= i < len(options)}
+    if not chosen:
+        return Feedback("invalid", "Select at least one option (all that apply), then press Check.")
+    right = {i for i, o in enumerate(options) if o["correct"]}
+    details = []
+    for i, o in enumerate(options):
+        if i in chosen and i in right:
+            details.append(f"\u2714 {_label(q, i)}: {o['explanation']}")
+        elif i in chosen:
+            details.append(f"\u2718 You chose {_label(q, i)}, which is wrong: {o['explanation']}")
+        elif i in right:
+            details.append(f"\u2718 You missed {_label(q, i)}: {o['explanation']}")
+    if chosen == right:
+        return Feedback("correct", "Correct: you found all of them.", details, source=q["source"])
+    return Feedback("incorrect", f"Not quite: {len(right)} options are right.", details, source=q["source"])
+
+
+def _grade_command(q: dict, answer) -> Feedback:
+    ns = q.get("namespace", "default")
+    line = answer if isinstance(answer, str) else ""
+    cmd, err = commands.try_parse(line, namespace=ns)
+    if err:
+        return Feedback("invalid", err)
+    ignore = q.get("ignore_flags", [])
+    accepted = [commands.parse(a, namespace=ns) for a in q["answers"]]
+    model = f"A correct answer: `{q['answers'][0]}`. {q['explanation']}"
+    if any(commands._without(cmd, ignore) == commands._without(a, ignore) for a in accepted):
+        details = [q["explanation"]]
+        if len(q["answers"]) > 1:
+            details.append("Also accepted: " + ", ".join(f"`{a}`" for a in q["answers"][1:]))
+        return Feedback("correct", "Correct.", details, source=q["source"])
+    for nm in q.get("near_misses", []):
+        if commands.matches(cmd, nm["match"], namespace=ns):
+            return Feedback("incorrect", "Close, but not quite.", [nm["explanation"], model],
+                            near_miss=nm["explanation"], source=q["source"])
+    return Feedback("incorrect", "Not quite.", [commands.describe_difference(cmd, accepted[0]), model],
+                    source=q["source"])
+
+
+# ---------------------------------------------------------------- Markdown (no kernel needed)
+
+_CODE = re.compile(r"`([^`]+)`")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
+
+
+def _inline(text: str) -> str:
+    """Inline Markdown (`code`, **bold**) to HTML, everything else escaped."""
+    parts = _CODE.split(text)
+    out = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            out.append(f"<code>{html.escape(part)}</code>")
+        else:
+            out.append(_BOLD.sub(r"<b>\1</b>", html.escape(part)))
+    return "".join(out)
+
+
+KIND_HINT = {"single": "choose one", "multiple": "choose all that apply", "command": "type the command"}
+
+
+def markdown(stem: str) -> str:
+    """The quiz as Markdown, questions and options without answers (GitHub shows this)."""
+    bank = load(stem)
+    lines = [f"## Quiz: {bank['title']}", "",
+             f"{len(bank['questions'])} questions. Run the next cell to answer them here "
+             "(it needs a running kernel); your score is saved in `.ckalab/progress.json`."]
+    for n, q in enumerate(bank["questions"], 1):
+        lines += ["", f"**{n}.** {q['prompt'].strip()} *({KIND_HINT[q['type']]})*"]
+        if q["type"] in ("single", "multiple"):
+            lines.append("")
+            lines += [f"- {_label(q, i)}" for i in range(len(q["options"]))]
+    return "\n".join(lines)
+
+
+def show_cell_source(stem: str) -> str:
+    return f'ck.quiz.show("{stem}")'
+
+
+def notebook_cells(stem: str) -> list:
+    """The two cells a notebook carries for its quiz: Markdown (questions) and code (widget)."""
+    import nbformat
+
+    md = nbformat.v4.new_markdown_cell(markdown(stem), metadata={"tags": ["quiz"]})
+    code = nbformat.v4.new_code_cell(show_cell_source(stem), metadata={"tags": ["quiz"]})
+    return [md, code]
+
+
+def check_notebook(path: str | Path) -> list[str]:
+    """Problems with a notebook's quiz cells: the Markdown above each `ck.quiz.show(...)` cell
+    must equal markdown(stem) (run the lead's insertion again after editing a bank)."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    found = []
+    for i, cell in enumerate(nb.cells):
+        m = re.fullmatch(r'\s*ck\.quiz\.show\("([^"]+)"\)\s*', cell.source) if cell.cell_type == "code" else None
+        if not m:
+            continue
+        stem = m.group(1)
+        above = nb.cells[i - 1] if i else None
+        if above is None or above.cell_type != "markdown":
+            found.append(f"cell {i}: ck.quiz.show(\"{stem}\") has no Markdown cell above it")
+        elif above.source != markdown(stem):
+            found.append(f"cell {i - 1}: the quiz Markdown differs from ck.quiz.markdown(\"{stem}\")")
+    return found
+
+
+# ---------------------------------------------------------------- widgets
+
+class QuestionView:
+    """The widgets for one question: prompt, input, Check button, feedback."""
+
+    def __init__(self, quiz: "QuizWidget", number: int, question: dict):
+        import ipywidgets as w
+
+        self.quiz, self.question, self.number = quiz, question, number
+        self.first: Feedback | None = None      # the answer that counts for the score
+        self.last: Feedback | None = None
+        self.prompt = w.HTML(f"<p><b>{number}.</b> {_inline(question['prompt'].strip())} "
+                             f"<i>({KIND_HINT[question['type']]})</i></p>")
+        kind = question["type"]
+        if kind == "single":
+            self.input = w.RadioButtons(options=[(_label(question, i), i) for i in range(len(question["options"]))],
+                                        value=None, layout=w.Layout(width="auto"))
+        elif kind == "multiple":
+            self.boxes = [w.Checkbox(value=False, description=_label(question, i), indent=False,
+                                     layout=w.Layout(width="auto"))
+                          for i in range(len(question["options"]))]
+            self.input = w.VBox(self.boxes)
+        else:
+            self.input = w.Text(placeholder=question.get("placeholder", f"{question['answers'][0].split()[0]} ..."),
+                                layout=w.Layout(width="90%"), continuous_update=False)
+        self.button = w.Button(description="Check", button_style="primary", icon="check")
+        self.feedback = w.HTML("")
+        self.button.on_click(self._check)
+        self.box = w.VBox([self.prompt, self.input, self.button, self.feedback],
+                          layout=w.Layout(margin="0 0 1em 0"))
+
+    def answer(self):
+        kind = self.question["type"]
+        if kind == "single":
+            return self.input.value
+        if kind == "multiple":
+            return [i for i, b in enumerate(self.boxes) if b.value]
+        return self.input.value
+
+    def _check(self, _button=None) -> None:
+        try:
+            fb = grade(self.question, self.answer())
+        except Exception as exc:  # noqa: BLE001 - a learner never sees a traceback from a quiz
+            fb = Feedback("invalid", f"That answer could not be checked ({type(exc).__name__}); "
+                                     "try writing it differently.")
+        self.last = fb
+        note = ""
+        if fb.status != "invalid":
+            if self.first is None:
+                self.first = fb
+                self.quiz._answered(self)
+            else:
+                note = ('<div style="font-size:smaller;color:#555">Practice: the score counts your first '
+                        "answer to each question.</div>")
+        self.feedback.value = fb.html() + note
+
+
+class QuizWidget:
+    """A whole quiz: one QuestionView per question, a running score, saving when done."""
+
+    def __init__(self, stem: str, bank: dict | None = None):
+        import ipywidgets as w
+
+        self.stem = stem
+        self.bank = bank or load(stem)
+        self.questions = [QuestionView(self, n, q) for n, q in enumerate(self.bank["questions"], 1)]
+        self.score_label = w.HTML()
+        self.saved_label = w.HTML()
+        self.restart_button = w.Button(description="Start over", icon="refresh")
+        self.restart_button.on_click(self.restart)
+        self.saved: dict | None = None
+        self.widget = w.VBox([w.HTML(f"<h3>Quiz: {html.escape(self.bank['title'])}</h3>"),
+                              *[q.box for q in self.questions],
+                              self.score_label, self.saved_label, self.restart_button])
+        self._update_score()
+
+    @property
+    def total(self) -> int:
+        return len(self.questions)
+
+    @property
+    def score(self) -> int:
+        return sum(1 for q in self.questions if q.first and q.first.correct)
+
+    @property
+    def answered(self) -> int:
+        return sum(1 for q in self.questions if q.first)
+
+    def _update_score(self) -> None:
+        self.score_label.value = (f"<b>Score: {self.score} / {self.total}</b> "
+                                  f"(answered {self.answered} of {self.total})")
+
+    def _answered(self, _view: QuestionView) -> None:
+        self._update_score()
+        if self.answered == self.total:
+            self.save()
+
+    def answers(self) -> dict:
+        out = {}
+        for q in self.questions:
+            if q.first is not None:
+                out[q.question["id"]] = {"correct": q.first.correct}
+        return out
+
+    def save(self) -> None:
+        try:
+            self.saved = progress.record_quiz(self.stem, self.score, self.total, self.answers())
+            self.saved_label.value = (f"Saved: {self.score} / {self.total} "
+                                      f"(best so far {self.saved['best']}) in the progress file.")
+        except (OSError, ValueError) as exc:
+            self.saved_label.value = (f"Your score ({self.score} / {self.total}) could not be saved: {html.escape(str(exc))}. "
+                                      "Check that the course folder is writable.")
+
+    def restart(self, _button=None) -> None:
+        for q in self.questions:
+            q.first = q.last = None
+            q.feedback.value = ""
+            if q.question["type"] == "single":
+                q.input.value = None
+            elif q.question["type"] == "multiple":
+                for b in q.boxes:
+                    b.value = False
+            else:
+                q.input.value = ""
+        self.saved_label.value = ""
+        self._update_score()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = self.widget._repr_mimebundle_(**kwargs) or {}
+        # Where widgets do not render (GitHub, nbconvert), one line instead of the widget tree.
+        bundle["text/plain"] = (f"Quiz: {self.bank['title']} ({self.total} questions; run the notebook "
+                                "in JupyterLab to answer them)")
+        return bundle
+
+
+def show(stem: str) -> QuizWidget:
+    """The quiz for a notebook, as a widget: put `ck.quiz.show("NN-topic")` last in a cell."""
+    return QuizWidget(stem)
+
+
+# ---------------------------------------------------------------- progress view
+
+@dataclass
+class Summary:
+    rows: list[dict]
+
+    def __str__(self) -> str:
+        head = f"{'quiz':38} {'best':>6} {'last':>6} {'attempts':>8}"
+        lines = [head]
+        for r in self.rows:
+            best = f"{r['best']}/{r['total']}" if r["attempts"] else "-"
+            last = f"{r['last']}/{r['total']}" if r["attempts"] else "-"
+            lines.append(f"{r['quiz']:38} {best:>6} {last:>6} {r['attempts']:>8}")
+        done = [r for r in self.rows if r["attempts"]]
+        lines.append(f"{len(done)} of {len(self.rows)} quizzes taken; best scores add up to "
+                     f"{sum(r['best'] for r in done)} / {sum(r['total'] for r in done)}.")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        body = "".join(
+            f"<tr><td>{html.escape(r['quiz'])}</td>"
+            f"<td>{(str(r['best']) + ' / ' + str(r['total'])) if r['attempts'] else '-'}</td>"
+            f"<td>{(str(r['last']) + ' / ' + str(r['total'])) if r['attempts'] else '-'}</td>"
+            f"<td>{r['attempts']}</td></tr>" for r in self.rows)
+        foot = html.escape(str(self).splitlines()[-1])
+        return (f"<table><tr><th>quiz</th><th>best</th><th>last</th><th>attempts</th></tr>{body}</table>"
+                f"<p>{foot}</p>")
+
+
+def summary() -> Summary:
+    """Quiz results across notebooks from the progress file, one row per bank."""
+    data = progress.load()["quizzes"]
+    names = sorted(set(stems()) | set(data))
+    rows = []
+    for name in names:
+        entry = data.get(name, {})
+        attempts = entry.get("attempts", [])
+        total = entry.get("total")
+        if total is None:
+            try:
+                total = len(read_bank(name)["questions"])
+            except CourseError:
+                total = 0
+        rows.append({"quiz": name, "attempts": len(attempts), "total": total,
+                     "best": entry.get("best", 0), "last": attempts[-1]["score"] if attempts else 0})
+    return Summary(rows)
