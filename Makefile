@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*.ipynb))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lab test unit notebooks doctor registries registries-delete registries-reset \
-        cluster cluster-delete base-images bench strip student instructor report clean
+.PHONY: help venv lab test unit doctor registries registries-delete registries-reset \
+        cluster cluster-delete base-images bench link strip student instructor report clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ cluster-delete: $(STAMP) ## delete the kind cluster (and nothing else)
 base-images: ## build offline stand-ins for the base images (only without Docker Hub)
 	bash scripts/build-base-images.sh
 
+bench: $(STAMP) ## time each notebook (Docker mode) and compare the brief's image with the course's
+	$(PY) -m ckalab.bench
+
+link: $(STAMP) ## regenerate each lesson's quiz cells and lab links (after editing a bank or adding a lab)
+	$(PY) scripts/link_course.py
+
 report: $(STAMP) ## cells executed/skipped per notebook in the last run
 	@$(PY) -m ckalab report
 
@@ -61,3 +67,9 @@ strip: $(STAMP) ## remove outputs from every notebook (tests fail on stored outp
 
 clean: ## remove build output (keeps .venv and the course state)
 	rm -rf build
+
+student: $(STAMP) ## build/student: notebooks and labs without solution cells, outputs cleared
+	$(PY) -m ckalab.builds student
+
+instructor: $(STAMP) ## build/instructor: solutions kept, RISE slide metadata on every cell
+	$(PY) -m ckalab.builds instructor

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +70,10 @@ def course_env(cfg: Settings | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["DOCKER_CONFIG"] = str(prepare_docker_config(cfg))
     env["KUBECONFIG"] = str(cfg.kubeconfig)
+    # Tools installed into the course's virtualenv (hadolint) are found like system ones.
+    venv_bin = os.path.dirname(sys.executable)
+    if venv_bin not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
     host = docker_host()
     if host:
         env["DOCKER_HOST"] = host

@@ -87,3 +87,12 @@ def isolated_state(tmp_path, monkeypatch):
 def message_of(excinfo) -> str:
     assert isinstance(excinfo.value, CourseError)
     return excinfo.value.message
+
+
+@pytest.fixture(autouse=True)
+def fresh_notebook_run(monkeypatch):
+    """Each test starts with no notebook run: a level diagnosed (and cached) by one test,
+    e.g. with Docker made unreachable on purpose, must not leak into the next."""
+    monkeypatch.setattr(cells._run, "environment", None)
+    monkeypatch.setattr(cells._run, "require", "none")
+    monkeypatch.setattr(cells._run, "notebook", None)

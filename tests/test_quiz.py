@@ -278,7 +278,8 @@ def test_notebook_cells_are_markdown_then_show():
 
 def test_check_notebook_catches_stale_quiz_markdown(tmp_path):
     nb = nbformat.read(str(ROOT / "notebooks" / "01-first-image.ipynb"), as_version=4)
-    nb.cells[-1:-1] = quiz.notebook_cells("01-first-image")
+    nb.cells = [c for c in nb.cells if "quiz" not in c.metadata.get("tags", [])]
+    nb.cells += quiz.notebook_cells("01-first-image") + [nbformat.v4.new_markdown_cell("The end.")]
     path = tmp_path / "01-first-image.ipynb"
     nbformat.write(nb, str(path))
     assert quiz.check_notebook(path) == []

@@ -136,3 +136,28 @@ def test_readme_is_a_copy_paste_session():
 
 def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test$", (ROOT / ".ci/run").read_text(), re.M)
+
+
+LESSONS_WITH_QUIZ = [p for p in NOTEBOOKS if (ROOT / "quizzes" / f"{p.stem}.yaml").exists()]
+
+
+def test_every_content_lesson_has_a_quiz():
+    stems = {p.stem for p in LESSONS_WITH_QUIZ}
+    assert stems == {p.stem for p in NOTEBOOKS if "01" <= p.name[:2] <= "09"}
+
+
+@pytest.mark.parametrize("path", LESSONS_WITH_QUIZ, ids=rel)
+def test_lesson_ends_with_its_quiz(path):
+    cells = read(path).cells
+    assert cells[-1].source.strip() == f'ck.quiz.show("{path.stem}")'
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=rel)
+def test_generated_cells_are_up_to_date(path, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("link_course", ROOT / "scripts" / "link_course.py")
+    link_course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(link_course)
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    assert not link_course.link(copy), f"{rel(path)}: quiz or lab links are stale: run `make link`"

@@ -1,0 +1,354 @@
+"""Labs: a task, a starting state, a Check that reads the REAL state, and stepped hints.
+
+Using a lab in a notebook (labs/NN-short-name.ipynb):
+
+    lab = ck.labs.get("lab01-fix-dockerfile")
+    lab.setup()       # the starting state (often broken); prints one "Skipped" line without Docker/cluster
+    lab.panel()       # Check button (shows every sub-check, records progress) + Hint button (1 -> 2 -> 3)
+    lab.check()       # CheckResult (ckalab.checks): named sub-checks, each passed/failed with a reason
+    lab.solve()       # the reference solution (tests and CI only)
+    lab.teardown()    # removes what the lab (and the learner) made for it; lab.reset() = teardown + setup
+
+Defining a lab: a module listed in LAB_MODULES (docker_labs, cluster_labs) calls `register`:
+
+    from .labs import Lab, WrongAttempt, register
+
+    def _setup(lab): ...        # idempotent; never overwrites files the learner already edited
+    def _check(lab, r): ...     # r.add("builds", ok, "reason") for each name in `checks`; read-only
+    def _solve(lab): ...
+    def _teardown(lab): ...     # containers, images, repos, files in lab.work_dir
+
+    register(Lab(
+        id="lab01-fix-dockerfile", title="Fix a broken Dockerfile", level="docker",
+        checks=["builds", "exec-form CMD", ...],     # sub-check names, in the order shown
+        first_failure="exec-form CMD",               # fails right after setup (tests assert it)
+        hints=["...", "...", "..."],                 # exactly 3, from a nudge to nearly the answer
+        setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
+        wrong_attempts=[WrongAttempt("keeps ADD", _keeps_add, fails="no ADD for local files")],
+        check_note="",      # say so when the Check builds or waits: shown while it runs
+    ))
+
+What the framework guarantees, so lab modules need not repeat it:
+
+* `check()` never raises: the level is probed first (Docker engine / the course's cluster), and
+  if it is missing the result is one failed sub-check naming the fix; a CourseError or any
+  other exception inside `check_fn` becomes a failed sub-check "checker"; every name in
+  `checks` that `check_fn` did not add is reported failed as "not checked: an earlier check failed".
+* `lab.say("building ...")` inside `check_fn` shows progress (panel status line, or print).
+* Paths: `lab.work_dir` (.ckalab/work/labNN/, learner-writable), `lab.workload_dir`
+  (workloads/labs/<id>/, the lab's files; broken ones carry `.broken`), `lab.place(src, dest)`
+  copies a workload file into work_dir unless the learner already has it.
+* Helpers for check_fn/setup_fn: `docker(*args)` runs docker with the course's config.
+* Progress (ckalab.progress.record_lab): every `check()` records passed/failed sub-checks
+  (`check(record=False)` does not); `hint(step)` records how many hints were seen.
+* `panel()` returns a LabPanel (ipywidgets: check_button, hint_button, status, result,
+  hints_shown); tests click the buttons headlessly. It shows no part of the solution.
+* Tests (tests/test_<module>.py) run, for every lab: setup -> Check fails on `first_failure`
+  -> each wrong attempt (from a fresh setup) fails on its `fails` -> solve -> Check passes.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import progress
+from . import settings as settings_module
+from . import shell
+from .checks import CheckResult
+from .errors import CourseError
+
+# Modules that define labs, by role. A module that does not exist (yet) is left out;
+# one that fails to import for any other reason raises, so a broken lab cannot hide.
+LAB_MODULES = ("docker_labs", "cluster_labs")
+LEVELS = ("docker", "cluster")
+NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
+
+_REGISTRY: dict[str, "Lab"] = {}
+_loaded = False
+
+
+@dataclass
+class WrongAttempt:
+    """A known-wrong answer: `apply(lab)` turns the setup state into it; Check must fail on `fails`."""
+    name: str
+    apply: Callable[["Lab"], None]
+    fails: str
+
+    def __call__(self, lab: "Lab") -> None:
+        self.apply(lab)
+
+
+@dataclass
+class Lab:
+    id: str
+    title: str
+    level: str
+    checks: list[str]
+    first_failure: str
+    hints: list[str]
+    setup_fn: Callable[["Lab"], None]
+    check_fn: Callable[["Lab", CheckResult], None]
+    solve_fn: Callable[["Lab"], None]
+    teardown_fn: Callable[["Lab"], None]
+    wrong_attempts: list[WrongAttempt] = field(default_factory=list)
+    check_note: str = ""
+    _say: Callable[[str], None] | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if self.level not in LEVELS:
+            raise ValueError(f"{self.id}: level must be one of {LEVELS}, not {self.level!r}")
+        if len(self.hints) != 3:
+            raise ValueError(f"{self.id}: a lab has exactly 3 stepped hints, not {len(self.hints)}")
+        names = set(self.checks)
+        if len(names) != len(self.checks):
+            raise ValueError(f"{self.id}: sub-check names must be unique")
+        for name in [self.first_failure, *(w.fails for w in self.wrong_attempts)]:
+            if name not in names:
+                raise ValueError(f"{self.id}: {name!r} is not one of its checks {self.checks}")
+
+    # ------------------------------------------------------------ paths
+
+    @property
+    def number(self) -> str:
+        return self.id.split("-", 1)[0]          # "lab03"
+
+    @property
+    def work_dir(self) -> Path:
+        return settings_module.load().state_dir / "work" / self.number
+
+    @property
+    def workload_dir(self) -> Path:
+        return settings_module.load().root / "workloads" / "labs" / self.id
+
+    def place(self, src: str, dest: str | None = None, *, overwrite: bool = False) -> Path:
+        """Copy workloads/labs/<id>/<src> to work_dir/<dest> (default: src without `.broken`).
+
+        Keeps a file the learner already has unless `overwrite`."""
+        target = self.work_dir / (dest or src.replace(".broken", ""))
+        if overwrite or not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.workload_dir / src, target)
+        return target
+
+    def remove_work(self) -> None:
+        if self.work_dir.exists():
+            shutil.rmtree(self.work_dir)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def _available(self, what: str) -> bool:
+        from .cells import requires
+        return requires(self.level, what)
+
+    def setup(self) -> None:
+        """Create the starting state. Without the level it needs, prints one Skipped line."""
+        if not self._available(f"setting up {self.id}"):
+            return
+        self.setup_fn(self)
+        print(f"{self.id} is ready: {self.title}.")
+
+    def solve(self) -> None:
+        """The reference solution (what tests and CI run with SOLVE=True)."""
+        if self._available(f"the reference solution of {self.id}"):
+            self.solve_fn(self)
+
+    def teardown(self) -> None:
+        """Remove what the lab made, including the learner's files in work_dir."""
+        problem = unavailable(self.level)
+        if problem is None:
+            self.teardown_fn(self)
+        self.remove_work()
+        print(f"{self.id}: cleaned up" + (f" (only its files: {problem})" if problem else "") + ".")
+
+    def reset(self) -> None:
+        """Start over: teardown, then setup."""
+        self.teardown()
+        self.setup()
+
+    # ------------------------------------------------------------ check
+
+    def say(self, message: str) -> None:
+        """Progress from inside a check (a build, a wait): panel status line or a printed line."""
+        if self._say:
+            self._say(message)
+        else:
+            print(message, flush=True)
+
+    def check(self, *, record: bool = True) -> CheckResult:
+        """Run every sub-check against the real state. Never raises; records progress."""
+        result = CheckResult(self.id)
+        problem = unavailable(self.level)
+        if problem:
+            result.add(f"needs {NEEDS[self.level]}", False, problem)
+        else:
+            try:
+                self.check_fn(self, result)
+            except CourseError as exc:
+                result.add("checker", False, exc.message)
+            except Exception as exc:  # a checker bug must still not blow up at the learner
+                result.add("checker", False, f"the check could not finish ({type(exc).__name__}: {exc}); "
+                                             "run lab.reset() and try again")
+            done = {s.name for s in result.subchecks}
+            for name in self.checks:
+                if name not in done:
+                    result.add(name, False, "not checked: an earlier check failed")
+        if record:
+            try:
+                progress.record_lab(self.id, passed=result.passed,
+                                    failed_checks=[s.name for s in result.failed()])
+            except OSError:
+                pass
+        return result
+
+    # ------------------------------------------------------------ hints and panel
+
+    def hint(self, step: int) -> str:
+        """Hint `step` (1-3) and record that the learner has seen that many."""
+        step = max(1, min(step, len(self.hints)))
+        try:
+            progress.record_lab(self.id, hints_used=step)
+        except OSError:
+            pass
+        return self.hints[step - 1]
+
+    def panel(self) -> "LabPanel | None":
+        """Check + Hint buttons for the notebook; one Skipped line without Docker/cluster."""
+        if not self._available(f"the Check panel of {self.id}"):
+            return None
+        return LabPanel(self)
+
+
+class LabPanel:
+    """The widgets: `check_button`, `hint_button`, `status`, `result`, `hints_shown` (ipywidgets)."""
+
+    def __init__(self, lab: Lab):
+        import ipywidgets as w
+        self.lab = lab
+        self.hints_used = 0
+        self.last_result: CheckResult | None = None
+        self.check_button = w.Button(description="Check", button_style="primary", icon="check")
+        self.hint_button = w.Button(description=f"Hint 1 of {len(lab.hints)}", icon="lightbulb-o")
+        self.status = w.HTML("")
+        self.result = w.HTML("")
+        self.hints_shown = w.HTML("")
+        self.check_button.on_click(lambda _b: self.run_check())
+        self.hint_button.on_click(lambda _b: self.next_hint())
+        self.widget = w.VBox([w.HTML(f"<b>{html.escape(lab.id)}</b>: {html.escape(lab.title)}"),
+                              w.HBox([self.check_button, self.hint_button]),
+                              self.status, self.result, self.hints_shown])
+
+    def _ipython_display_(self):
+        from IPython.display import display
+        display(self.widget)
+
+    def _set_status(self, message: str) -> None:
+        self.status.value = f"<i>{html.escape(message)}</i>"
+
+    def run_check(self) -> CheckResult:
+        self.check_button.disabled = True
+        self._set_status(self.lab.check_note or "Checking ...")
+        self.lab._say = self._set_status
+        started = time.monotonic()
+        try:
+            result = self.lab.check()
+        finally:
+            self.lab._say = None
+            self.check_button.disabled = False
+        self.last_result = result
+        self._set_status(f"Checked in {time.monotonic() - started:.1f} s.")
+        self.result.value = result._repr_html_()
+        return result
+
+    def next_hint(self) -> str | None:
+        if self.hints_used >= len(self.lab.hints):
+            return None
+        self.hints_used += 1
+        text = self.lab.hint(self.hints_used)
+        shown = "".join(f"<p><b>Hint {i + 1}:</b> {html.escape(h)}</p>"
+                        for i, h in enumerate(self.lab.hints[:self.hints_used]))
+        self.hints_shown.value = shown
+        if self.hints_used >= len(self.lab.hints):
+            self.hint_button.description = "No more hints"
+            self.hint_button.disabled = True
+        else:
+            self.hint_button.description = f"Hint {self.hints_used + 1} of {len(self.lab.hints)}"
+        return text
+
+
+# ---------------------------------------------------------------- level probes
+
+def unavailable(level: str) -> str | None:
+    """Why `level` cannot be used right now (one line), or None. Fast: a few seconds at most."""
+    from .doctor import docker_client
+    try:
+        docker_client(timeout=3)
+    except CourseError as exc:
+        return exc.message
+    if level != "cluster":
+        return None
+    from .cluster import context_problem
+    problem = context_problem()
+    if problem:
+        return problem.message
+    cfg = settings_module.load()
+    ready = shell.run(["kubectl", "--context", cfg.kube_context, "get", "--raw", "/readyz",
+                       "--request-timeout=2s"], env=shell.course_env(cfg), timeout=5)
+    if not ready.ok:
+        return (f"the course's cluster {cfg.cluster_name} does not answer "
+                f"({(ready.output.strip().splitlines() or ['?'])[-1][:100]}). Fix: run `make cluster`.")
+    return None
+
+
+def docker(*args: str, timeout: float = 300, input: str | None = None, cwd=None) -> shell.Result:
+    """docker with the course's own config (DOCKER_CONFIG in .ckalab/docker)."""
+    return shell.run(["docker", *args], env=shell.course_env(), timeout=timeout, input=input, cwd=cwd)
+
+
+# ---------------------------------------------------------------- registry of labs
+
+def register(lab: Lab) -> Lab:
+    """Add a lab to the registry (called at import time by a module in LAB_MODULES)."""
+    existing = _REGISTRY.get(lab.id)
+    if existing is not None and existing.check_fn.__module__ != lab.check_fn.__module__:
+        raise ValueError(f"lab id {lab.id} is registered twice "
+                         f"({existing.check_fn.__module__} and {lab.check_fn.__module__})")
+    _REGISTRY[lab.id] = lab
+    return lab
+
+
+def _load() -> None:
+    global _loaded
+    if _loaded:
+        return
+    for name in LAB_MODULES:
+        module = f"{__package__}.{name}"
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+    _loaded = True
+
+
+def all_labs() -> list[Lab]:
+    """Every registered lab, in id order (lab01, lab02, ...)."""
+    _load()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def get(lab_id: str) -> Lab:
+    _load()
+    try:
+        return _REGISTRY[lab_id]
+    except KeyError:
+        raise CourseError(f"There is no lab called '{lab_id}'.",
+                          "use one of: " + ", ".join(sorted(_REGISTRY)) + ".") from None
+
+
+__all__ = ["Lab", "LabPanel", "WrongAttempt", "register", "get", "all_labs", "unavailable", "docker"]

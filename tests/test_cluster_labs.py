@@ -1,0 +1,929 @@
+"""Cluster labs 07-14: every Check proven non-vacuous against API objects served over real HTTP.
+
+A kmock Kubernetes emulator (kmock 0.8) runs in a thread and serves, through its REST paths,
+the objects a v1.37 API server returns for each lab state: Deployments, ReplicaSets, Pods with
+kubelet-shaped containerStatuses, Secrets, ServiceAccounts, Nodes with status.images and Events
+(lists as DeploymentList/PodList/..., items without kind/apiVersion, label and field selectors).
+The checkers read them through the official `kubernetes` client, exactly as on a cluster. A
+second kmock server stands in for the registries (tags list, Basic-auth /v2/).
+
+For every lab: the broken starting state fails on the lab's `first_failure`, every known-wrong
+state fails on its sub-check, and the solved state passes. This proves the checker logic on
+API-shaped objects; it does NOT prove that setup()/solve() work on a cluster. That is
+test_real_cluster_cycle, which needs a kind cluster (the GitHub workflow has one) and fails,
+rather than skips, when CKALAB_REQUIRE=cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import copy
+import hashlib
+import threading
+import time
+import uuid
+
+import kmock
+import pytest
+from kubernetes import client as k8s
+
+from ckalab import cells, cluster_labs, doctor, labs, pullsecrets
+from ckalab.registry import RegistryAPI
+
+NODE = "cka-images-control-plane"
+T0 = "2025-11-26T09:00:00Z"
+T1 = "2025-11-26T09:20:00Z"
+PASSWORD = "lab-password-9f2c"
+OPEN = "localhost:5001"
+PRIVATE = "private-registry:5000"
+
+KINDS = {  # plural -> (apiVersion, kind, namespaced)
+    "deployments": ("apps/v1", "Deployment", True),
+    "replicasets": ("apps/v1", "ReplicaSet", True),
+    "pods": ("v1", "Pod", True),
+    "secrets": ("v1", "Secret", True),
+    "serviceaccounts": ("v1", "ServiceAccount", True),
+    "events": ("v1", "Event", True),
+    "nodes": ("v1", "Node", False),
+    "namespaces": ("v1", "Namespace", False),
+}
+
+
+# ====================================================================== the API server
+
+def _path(obj: dict, dotted: str):
+    for part in dotted.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else None
+    return obj
+
+
+def _matches_labels(obj: dict, selector: str) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.strip() not in labels:
+            return False
+    return True
+
+
+def _matches_fields(obj: dict, selector: str) -> bool:
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, _, value = term.replace("==", "=").partition("=")
+        if str(_path(obj, key.strip())) != value.strip():
+            return False
+    return True
+
+
+class ApiServer(kmock.KubernetesEmulator):
+    """kmock's emulator, answering lists and 404s the way kube-apiserver does."""
+
+    async def _serve_list(self, request):
+        res = request.resource
+        api_version, kind, _ = KINDS[res.plural]
+        items = []
+        for (resource, namespace, _name), obj in list(self.objects.items()):
+            if resource != res or obj.deleted:
+                continue
+            if request.namespace and namespace != request.namespace:
+                continue
+            raw = copy.deepcopy(obj.raw)
+            if not _matches_labels(raw, request.params.get("labelSelector", "")):
+                continue
+            if not _matches_fields(raw, request.params.get("fieldSelector", "")):
+                continue
+            raw.pop("apiVersion", None)   # list items carry no TypeMeta
+            raw.pop("kind", None)
+            items.append(raw)
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+        return {"kind": f"{kind}List", "apiVersion": api_version,
+                "metadata": {"resourceVersion": "52001"}, "items": items}
+
+    async def _serve_fetch(self, request):
+        try:
+            return await super()._serve_fetch(request)
+        except kmock.KubernetesObjectNotFoundError:
+            res = request.resource
+            qualified = f"{res.plural}.{res.group}" if res.group else res.plural
+            raise kmock.KubernetesError(status=404, reason="NotFound",
+                                        message=f'{qualified} "{request.name}" not found',
+                                        details={"name": request.name, "group": res.group,
+                                                 "kind": res.plural}) from None
+
+
+class Threaded:
+    """Run a kmock handler + server on a private event loop in a thread (the client is sync)."""
+
+    def __init__(self, handler_cls):
+        self.handler_cls = handler_cls
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
+        self.thread.start()
+        assert self.ready.wait(10), "kmock did not start"
+
+    async def _main(self):
+        self.stop = asyncio.Event()
+        async with self.handler_cls() as handler, kmock.Server(handler) as server:
+            self.handler = handler
+            self.url = str(server.url).rstrip("/")
+            self.ready.set()
+            await self.stop.wait()
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.stop.set)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def apiserver():
+    server = Threaded(ApiServer)
+    for plural, (api_version, kind, namespaced) in KINDS.items():
+        group, _, version = api_version.rpartition("/")
+        server.handler.resources[f"{group}/{version}/{plural}" if group else f"v1/{plural}"] = \
+            kmock.ResourceInfo(kind=kind, namespaced=namespaced, verbs={"get", "list"})
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def fake_registry():
+    """Both registries in one: /v2/<repo>/tags/list (open) and Basic-auth /v2/ (private)."""
+    server = Threaded(kmock.RawHandler)
+    km = server.handler
+    good = "Basic " + base64.b64encode(f"student:{PASSWORD}".encode()).decode()
+    km["get /v2/", kmock.headers({"Authorization": good})] << 200 << {}
+    km["get /v2/"] << 401 << kmock.headers({"WWW-Authenticate": 'Basic realm="ckalab private registry"'}) \
+        << {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required", "detail": None}]}
+    for repo, tags in {"inventory-api": ["0.9", "1.0"], "checkout-web": ["1.0", "1.1"]}.items():
+        km[f"get /v2/{repo}/tags/list"] << {"name": repo, "tags": tags}
+    km.fallback << 404 << {"errors": [{"code": "NAME_UNKNOWN", "message": "repository name not known to registry"}]}
+    yield server
+    server.close()
+
+
+def api_client_for(url: str):
+    configuration = k8s.Configuration()
+    configuration.host = url
+    configuration.retries = 0
+    return k8s.ApiClient(configuration)
+
+
+@pytest.fixture
+def serve(apiserver, fake_registry, isolated_state, monkeypatch):
+    """serve(objects) -> the lab's CheckResult function, reading those objects over HTTP."""
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)   # the level probe needs a real cluster
+    api = api_client_for(apiserver.url)
+
+    def load(objects: list[dict]):
+        apiserver.handler.objects.clear()
+        for obj in objects:
+            api_version, plural = obj["apiVersion"], PLURALS[obj["kind"]]
+            group, _, version = api_version.rpartition("/")
+            key = f"{group}/{version}/{plural}" if group else f"v1/{plural}"
+            apiserver.handler.objects[key, obj["metadata"].get("namespace"), obj["metadata"]["name"]] = \
+                copy.deepcopy(obj)
+
+        def check(lab_id: str):
+            with cluster_labs.using(api_client=api, registry=RegistryAPI(fake_registry.url.split("//")[1]),
+                                    private_registry_url=fake_registry.url):
+                return labs.get(lab_id).check(record=False)
+        return check
+    return load
+
+
+PLURALS = {kind: plural for plural, (_, kind, _) in KINDS.items()}
+
+
+# ====================================================================== API-shaped objects
+
+_rv = [41000]
+
+
+def _uid(*parts: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "/".join(parts)))
+
+
+def _hash(*parts: str) -> str:
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
+def meta(name: str, ns: str | None = None, *, labels=None, annotations=None, owner=None,
+         generation=None, created=T0) -> dict:
+    _rv[0] += 7
+    m = {"name": name}
+    if ns:
+        m["namespace"] = ns
+    m.update({"uid": _uid(ns or "", name, created), "resourceVersion": str(_rv[0]),
+              "creationTimestamp": created})
+    if generation is not None:
+        m["generation"] = generation
+    if labels:
+        m["labels"] = dict(labels)
+    if annotations:
+        m["annotations"] = dict(annotations)
+    if owner:
+        m["ownerReferences"] = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"],
+                                 "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                                 "controller": True, "blockOwnerDeletion": True}]
+    return m
+
+
+def ctr(name: str, image: str, *, port=8080, policy=None, command=None) -> dict:
+    c = {"name": name, "image": image}
+    if command:
+        c["command"] = command
+    c.update({"ports": [{"containerPort": port, "protocol": "TCP"}],
+              "resources": {"limits": {"memory": "128Mi"}, "requests": {"cpu": "10m", "memory": "32Mi"}},
+              "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+              "imagePullPolicy": policy or ("Always" if image.endswith(":latest") else "IfNotPresent")})
+    return c
+
+
+def pod_spec(containers, *, sa=None, pull_secrets=None, node=None) -> dict:
+    spec = {"containers": copy.deepcopy(containers), "restartPolicy": "Always",
+            "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
+            "serviceAccountName": sa or "default", "serviceAccount": sa or "default",
+            "securityContext": {}, "schedulerName": "default-scheduler"}
+    if pull_secrets:
+        spec["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
+    if node:
+        spec["nodeName"] = node
+    return spec
+
+
+def deployment(ns, name, containers, *, replicas=2, revision=1, generation=1, observed=None,
+               updated=None, available=None, total=None, annotations=None, sa=None, pull_secrets=None,
+               deadline_exceeded=False) -> dict:
+    observed = generation if observed is None else observed
+    updated = replicas if updated is None else updated
+    available = replicas if available is None else available
+    total = replicas if total is None else total
+    progressing = ({"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                    "message": f'ReplicaSet "{name}-x" has timed out progressing.'} if deadline_exceeded else
+                   {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable",
+                    "message": f'ReplicaSet "{name}" has successfully progressed.'})
+    status = {"observedGeneration": observed, "replicas": total, "updatedReplicas": updated,
+              "readyReplicas": available, "availableReplicas": available,
+              "conditions": [{"type": "Available", "status": "True" if available else "False",
+                              "reason": "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+                              "message": "Deployment has minimum availability.",
+                              "lastUpdateTime": T0, "lastTransitionTime": T0},
+                             {**progressing, "lastUpdateTime": T1, "lastTransitionTime": T0}]}
+    if total - available > 0:
+        status["unavailableReplicas"] = total - available
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": meta(name, ns, labels={"app": name}, generation=generation,
+                             annotations={cluster_labs.REVISION: str(revision), **(annotations or {})}),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": pod_spec(containers, sa=sa, pull_secrets=pull_secrets)},
+                     "strategy": {"type": "RollingUpdate",
+                                  "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}},
+                     "revisionHistoryLimit": 10, "progressDeadlineSeconds": 600},
+            "status": status}
+
+
+def replicaset(dep: dict, containers, revision: int, *, replicas: int, ready: int | None = None,
+               annotations=None, sa=None, pull_secrets=None, created=T0) -> dict:
+    name = dep["metadata"]["name"]
+    template_hash = _hash(name, repr(containers), repr(pull_secrets), str(sa))[:10].translate(
+        str.maketrans("0123456789", "bcdfghjklm"))
+    labels = {"app": name, "pod-template-hash": template_hash}
+    ready = replicas if ready is None else ready
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": meta(f"{name}-{template_hash}", dep["metadata"]["namespace"], labels=labels,
+                             generation=1, owner=dep, created=created,
+                             annotations={cluster_labs.REVISION: str(revision),
+                                          "deployment.kubernetes.io/desired-replicas": str(dep["spec"]["replicas"]),
+                                          "deployment.kubernetes.io/max-replicas": str(dep["spec"]["replicas"] + 1),
+                                          **(annotations or {})}),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": pod_spec(containers, sa=sa, pull_secrets=pull_secrets)}},
+            "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
+                       "availableReplicas": ready, "observedGeneration": 1}}
+
+
+def running(name: str, image: str) -> dict:
+    repo = image.rsplit(":", 1)[0]
+    return {"name": name, "state": {"running": {"startedAt": T1}}, "lastState": {}, "ready": True,
+            "restartCount": 0, "image": image, "imageID": f"{repo}@sha256:{_hash(image)}",
+            "containerID": f"containerd://{_hash(name, image, 'c')}", "started": True}
+
+
+def waiting(name: str, image: str, reason: str, message: str) -> dict:
+    return {"name": name, "state": {"waiting": {"reason": reason, "message": message}}, "lastState": {},
+            "ready": False, "restartCount": 0, "image": image, "imageID": "", "started": False}
+
+
+def not_found(image: str) -> str:
+    return (f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
+            f'{image}: not found')
+
+
+def no_credentials(image: str) -> str:
+    return (f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": pull access '
+            'denied, repository does not exist or may require authorization: authorization failed: '
+            'no basic auth credentials')
+
+
+def backoff(image: str, error: str) -> str:
+    return f'Back-off pulling image "{image}": ErrImagePull: {error}'
+
+
+def never(image: str) -> str:
+    return f'Container image "{image}" is not present with pull policy of Never'
+
+
+def pod(rs: dict, index: int, statuses: list[dict], *, created=T1) -> dict:
+    ns = rs["metadata"]["namespace"]
+    tmpl = copy.deepcopy(rs["spec"]["template"])
+    name = f"{rs['metadata']['name']}-{_hash(rs['metadata']['name'], str(index))[:5]}"
+    ready = all(s["ready"] for s in statuses)
+    running_all = all("running" in s["state"] for s in statuses)
+    cond = lambda t, ok: {"type": t, "status": "True" if ok else "False", "lastProbeTime": None,
+                          "lastTransitionTime": T1}
+    conditions = [cond("PodReadyToStartContainers", True), cond("Initialized", True),
+                  cond("Ready", ready), cond("ContainersReady", ready), cond("PodScheduled", True)]
+    if not ready:
+        waiting_names = [s["name"] for s in statuses if not s["ready"]]
+        for c in conditions[2:4]:
+            c.update(reason="ContainersNotReady",
+                     message=f"containers with unready status: [{' '.join(waiting_names)}]")
+    spec = tmpl["spec"]
+    spec.update(nodeName=NODE, enableServiceLinks=True, preemptionPolicy="PreemptLowerPriority", priority=0)
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": meta(name, ns, labels=tmpl["metadata"]["labels"], owner=rs, created=created,
+                             generation=1),
+            "spec": spec,
+            "status": {"phase": "Running" if running_all else "Pending", "conditions": conditions,
+                       "hostIP": "172.18.0.2", "hostIPs": [{"ip": "172.18.0.2"}],
+                       "podIP": f"10.244.0.{10 + index}", "podIPs": [{"ip": f"10.244.0.{10 + index}"}],
+                       "startTime": T1, "containerStatuses": statuses, "qosClass": "Burstable"}}
+
+
+def pull_secret(ns: str, name="regcred", server=PRIVATE, password=PASSWORD, type_=None) -> dict:
+    manifest = pullsecrets.secret_manifest(name, server, "student", password, namespace=ns)
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta(name, ns),
+            "data": manifest["data"], "type": type_ or manifest["type"]}
+
+
+def service_account(ns: str, name: str, pull_secrets=None, secrets=None) -> dict:
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(name, ns)}
+    if pull_secrets:
+        sa["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
+    if secrets:
+        sa["secrets"] = [{"name": n} for n in secrets]
+    return sa
+
+
+def node(images: list[list[str]]) -> dict:
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": meta(NODE, labels={"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
+                                           "node-role.kubernetes.io/control-plane": ""}),
+            "spec": {"podCIDR": "10.244.0.0/24", "podCIDRs": ["10.244.0.0/24"],
+                     "providerID": f"kind://docker/cka-images/{NODE}"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"},
+                                     {"type": "Hostname", "address": NODE}],
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kubelet is posting ready status",
+                                       "lastHeartbeatTime": T1, "lastTransitionTime": T0}],
+                       "images": [{"names": names, "sizeBytes": 40_000_000 + 1000 * i}
+                                  for i, names in enumerate(images)],
+                       "nodeInfo": {"machineID": "6c2d1e8b0f0a4c4e9f3b5a7d8c9e0f12", "systemUUID": _uid("n"),
+                                    "bootID": _uid("boot"), "kernelVersion": "6.8.0-1017-azure",
+                                    "osImage": "Debian GNU/Linux 12 (bookworm)",
+                                    "containerRuntimeVersion": "containerd://2.1.4",
+                                    "kubeletVersion": "v1.37.0", "kubeProxyVersion": "",
+                                    "operatingSystem": "linux", "architecture": "amd64"}}}
+
+
+KIND_IMAGES = [["registry.k8s.io/etcd:3.6.5-0"], ["registry.k8s.io/kube-apiserver-amd64:v1.37.0",
+               "registry.k8s.io/kube-apiserver:v1.37.0"], ["docker.io/kindest/kindnetd:v20251020-b4a6b1f8"],
+               ["registry.k8s.io/pause:3.10.1"], ["registry.k8s.io/coredns/coredns:v1.12.4"]]
+
+
+def event(p: dict, cname: str, reason: str, message: str, kind="Warning", count=3) -> dict:
+    name = p["metadata"]["name"]
+    return {"apiVersion": "v1", "kind": "Event",
+            "metadata": meta(f"{name}.{_hash(name, reason, message)[:16]}", p["metadata"]["namespace"]),
+            "involvedObject": {"kind": "Pod", "namespace": p["metadata"]["namespace"], "name": name,
+                               "uid": p["metadata"]["uid"], "apiVersion": "v1",
+                               "resourceVersion": p["metadata"]["resourceVersion"],
+                               "fieldPath": f"spec.containers{{{cname}}}"},
+            "reason": reason, "message": message, "source": {"component": "kubelet", "host": NODE},
+            "firstTimestamp": T1, "lastTimestamp": T1, "count": count, "type": kind, "eventTime": None,
+            "reportingComponent": "kubelet", "reportingInstance": NODE}
+
+
+# ====================================================================== lab states
+
+def pods_of(rs, n, make_statuses):
+    return [pod(rs, i, make_statuses(i)) for i in range(n)]
+
+
+# ---------------------------------------------------------------- lab07
+
+NS07 = "lab07-storefront"
+WEB10, WEB11, SIDE = f"{OPEN}/checkout-web:1.0", f"{OPEN}/checkout-web:1.1", f"{OPEN}/log-forwarder:2.3"
+SIDE_CMD = ["python3", "-m", "http.server", "9090", "--directory", "/srv"]
+
+
+def lab07(web=WEB11, side=SIDE, cause="web image updated to localhost:5001/checkout-web:1.1",
+          rs_cause="same", rollout_done=True):
+    containers = [ctr("web", web), ctr("log-forwarder", side, port=9090, command=SIDE_CMD)]
+    changed = (web, side) != (WEB10, SIDE)
+    ann = {cluster_labs.CHANGE_CAUSE: cause} if cause else {}
+    dep = deployment(NS07, "checkout-web", containers, revision=2 if changed else 1,
+                     generation=2 if changed else 1, annotations=ann,
+                     updated=2 if rollout_done else 1, available=2, total=2 if rollout_done else 3)
+    old_c = [ctr("web", WEB10), ctr("log-forwarder", SIDE, port=9090, command=SIDE_CMD)]
+    rs_ann = ann if rs_cause == "same" else ({cluster_labs.CHANGE_CAUSE: rs_cause} if rs_cause else {})
+    objs = [dep]
+    if changed:
+        old = replicaset(dep, old_c, 1, replicas=0 if rollout_done else 1)
+        new = replicaset(dep, containers, 2, replicas=2 if rollout_done else 1, annotations=rs_ann)
+        objs += [old, new]
+        objs += pods_of(new, 2 if rollout_done else 1, lambda i: [running("web", web), running("log-forwarder", side)])
+        if not rollout_done:
+            objs += pods_of(old, 2, lambda i: [running("web", WEB10), running("log-forwarder", SIDE)])
+    else:
+        rs = replicaset(dep, containers, 1, replicas=2, annotations=rs_ann)
+        objs += [rs] + pods_of(rs, 2, lambda i: [running("web", web), running("log-forwarder", side)])
+    return objs
+
+
+# ---------------------------------------------------------------- lab08
+
+NS08 = "lab08-payments"
+GOOD08, BAD08 = f"{OPEN}/payments-api:3.2", f"{OPEN}/payments-api:3.3"
+
+
+def lab08(state: str):
+    good_c, bad_c = [ctr("api", GOOD08)], [ctr("api", BAD08)]
+    if state == "recreated":
+        dep = deployment(NS08, "payments-api", good_c, replicas=3, revision=1, generation=1)
+        rs = replicaset(dep, good_c, 1, replicas=3, created=T1)
+        return [dep, rs] + pods_of(rs, 3, lambda i: [running("api", GOOD08)])
+    if state in ("broken", "pods deleted", "undo twice"):
+        rev = 4 if state == "undo twice" else 2
+        dep = deployment(NS08, "payments-api", bad_c, replicas=3, revision=rev, generation=rev,
+                         updated=1, available=3, total=4, deadline_exceeded=state != "pods deleted",
+                         annotations={cluster_labs.CHANGE_CAUSE: "api image updated to 3.3"})
+        good = replicaset(dep, good_c, 3 if state == "undo twice" else 1, replicas=3)
+        bad = replicaset(dep, bad_c, rev, replicas=1, ready=0)
+        msg = not_found(BAD08)
+        created = "2025-11-26T09:25:00Z" if state == "pods deleted" else T1
+        bad_pod = pod(bad, 0, [waiting("api", BAD08, "ErrImagePull" if state == "pods deleted" else
+                                       "ImagePullBackOff", msg if state == "pods deleted" else backoff(BAD08, msg))],
+                      created=created)
+        return [dep, good, bad, bad_pod] + pods_of(good, 3, lambda i: [running("api", GOOD08)])
+    # solved: rollout undo -> revision 1's template is revision 3
+    dep = deployment(NS08, "payments-api", good_c, replicas=3, revision=3, generation=3)
+    good = replicaset(dep, good_c, 3, replicas=3, annotations={cluster_labs.REVISION_HISTORY: "1"})
+    bad = replicaset(dep, bad_c, 2, replicas=0, ready=0)
+    return [dep, good, bad] + pods_of(good, 3, lambda i: [running("api", GOOD08)])
+
+
+# ---------------------------------------------------------------- lab09
+
+NS09 = "lab09-inventory"
+BAD09, GOOD09 = f"{OPEN}/inventory-api:1.0.0", f"{OPEN}/inventory-api:1.0"
+
+
+def lab09(state: str):
+    if state == "solved":
+        dep = deployment(NS09, "inventory-api", [ctr("api", GOOD09)], revision=2, generation=2)
+        rs = replicaset(dep, [ctr("api", GOOD09)], 2, replicas=2)
+        return [dep, rs] + pods_of(rs, 2, lambda i: [running("api", GOOD09)])
+    image = {"broken": BAD09, "latest": f"{OPEN}/inventory-api:latest", "pod edited": BAD09,
+             "rollout pending": GOOD09}[state]
+    dep = deployment(NS09, "inventory-api", [ctr("api", image)], available=0, updated=0 if state != "latest" else 1,
+                     revision=2 if state in ("latest", "rollout pending") else 1,
+                     generation=2 if state in ("latest", "rollout pending") else 1)
+    rs = replicaset(dep, [ctr("api", BAD09)], 1, replicas=2, ready=0)
+    if state == "pod edited":   # `kubectl set image pod/...`: the Pods run, the template is still wrong
+        pods = pods_of(rs, 2, lambda i: [running("api", GOOD09)])
+        for p in pods:
+            p["spec"]["containers"][0]["image"] = GOOD09
+        return [dep, rs] + pods
+    pods = pods_of(rs, 2, lambda i: [waiting("api", BAD09, "ImagePullBackOff", backoff(BAD09, not_found(BAD09)))])
+    objs = [dep, rs] + pods + [event(pods[0], "api", "Failed", f'Failed to pull image "{BAD09}": {not_found(BAD09)}')]
+    if state == "latest":
+        latest = f"{OPEN}/inventory-api:latest"
+        new = replicaset(dep, [ctr("api", latest)], 2, replicas=1, ready=0)
+        objs += pods_of(new, 1, lambda i: [waiting("api", latest, "ErrImagePull", not_found(latest))])
+    if state == "rollout pending":
+        new = replicaset(dep, [ctr("api", GOOD09)], 2, replicas=1, ready=0)
+        objs += [new, pod(new, 0, [waiting("api", GOOD09, "ContainerCreating", "")])]
+    return objs
+
+
+# ---------------------------------------------------------------- lab10 / lab11
+
+IMG10 = f"{PRIVATE}/billing-worker:1.0"
+IMG11 = f"{PRIVATE}/report-builder:1.0"
+
+
+def private_lab(ns, name, cname, image, *, refs=None, secrets=(), working=False):
+    c = [ctr(cname, image)]
+    gen = 2 if working else 1
+    dep = deployment(ns, name, c, replicas=1, pull_secrets=refs, revision=gen, generation=gen,
+                     available=1 if working else 0)
+    rs = replicaset(dep, c, gen, replicas=1, ready=1 if working else 0, pull_secrets=refs)
+    if working:
+        pods = [pod(rs, 0, [running(cname, image)])]
+    else:
+        pods = [pod(rs, 0, [waiting(cname, image, "ImagePullBackOff", backoff(image, no_credentials(image)))])]
+    return [dep, rs, *pods, *secrets, node(KIND_IMAGES)]
+
+
+NS10, NS11, NS11P = "lab10-billing", "lab11-reports", "lab11-platform"
+
+
+def lab10(state: str):
+    args = ("lab10-billing", "billing-worker", "worker", IMG10)
+    return {
+        "broken": lambda: private_lab(*args),
+        "Secret for localhost:5002 (where you push)": lambda: private_lab(
+            *args, refs=["regcred"], secrets=[pull_secret(NS10, server="localhost:5002")]),
+        "Secret created but not referenced": lambda: private_lab(*args, secrets=[pull_secret(NS10)]),
+        "no --docker-server (Docker Hub default)": lambda: private_lab(
+            *args, refs=["regcred"], secrets=[pull_secret(NS10, server=pullsecrets.DOCKER_HUB)]),
+        "wrong password": lambda: private_lab(*args, refs=["regcred"], secrets=[pull_secret(NS10, password="nope")]),
+        "generic (Opaque) Secret": lambda: private_lab(*args, refs=["regcred"],
+                                                       secrets=[pull_secret(NS10, type_="Opaque")]),
+        "typo in the referenced name": lambda: private_lab(*args, refs=["regcreds"], secrets=[pull_secret(NS10)]),
+        "secret right, Pods not yet restarted": lambda: private_lab(*args, refs=["regcred"],
+                                                                    secrets=[pull_secret(NS10)]),
+        "solved": lambda: private_lab(*args, refs=["regcred"], secrets=[pull_secret(NS10)], working=True),
+        "solved, scheme in the server key": lambda: private_lab(
+            *args, refs=["regcred"], secrets=[pull_secret(NS10, server="http://private-registry:5000")],
+            working=True),
+    }[state]()
+
+
+def lab11(state: str):
+    args = (NS11, "report-builder", "builder", IMG11)
+    platform = pull_secret(NS11P)
+    return {
+        "broken": lambda: private_lab(*args, refs=["regcred"], secrets=[platform]),
+        "copies the Secret to the default namespace": lambda: private_lab(
+            *args, refs=["regcred"], secrets=[platform, pull_secret("default")]),
+        "new Secret for localhost:5002": lambda: private_lab(
+            *args, refs=["regcred"], secrets=[platform, pull_secret(NS11, server="localhost:5002")]),
+        "solved": lambda: private_lab(*args, refs=["regcred"], secrets=[platform, pull_secret(NS11)], working=True),
+    }[state]()
+
+
+# ---------------------------------------------------------------- lab12
+
+NS12 = "lab12-analytics"
+IMG12 = f"{PRIVATE}/nightly-report:1.0"
+
+
+def lab12(state: str):
+    c = [ctr("report", IMG12)]
+    secret = pull_secret(NS12)
+    sa_plain = service_account(NS12, "report-runner")
+    sa_fixed = service_account(NS12, "report-runner", pull_secrets=["regcred"])
+    default = service_account(NS12, "default")
+
+    def world(sa, *, template_secrets=None, pod_secrets=None, working=False, extra=()):
+        gen = 2 if working else 1
+        dep = deployment(NS12, "nightly-report", c, replicas=1, sa="report-runner", pull_secrets=template_secrets,
+                         revision=gen, generation=gen, available=1 if working else 0)
+        rs = replicaset(dep, c, gen, replicas=1, ready=1 if working else 0, sa="report-runner",
+                        pull_secrets=template_secrets)
+        status = [running("report", IMG12)] if working else [
+            waiting("report", IMG12, "ImagePullBackOff", backoff(IMG12, no_credentials(IMG12)))]
+        p = pod(rs, 0, status)
+        if pod_secrets:  # what the ServiceAccount admission plugin adds at creation
+            p["spec"]["imagePullSecrets"] = [{"name": n} for n in pod_secrets]
+        return [dep, rs, p, secret, sa, default, *extra]
+
+    return {
+        "broken": lambda: world(sa_plain),
+        "patches the ServiceAccount but keeps the old Pods": lambda: world(sa_fixed),
+        "adds imagePullSecrets to the Deployment instead": lambda: world(
+            sa_plain, template_secrets=["regcred"], pod_secrets=["regcred"], working=True),
+        "patches the default ServiceAccount": lambda: [
+            o for o in world(sa_plain) if o is not default] + [
+            service_account(NS12, "default", pull_secrets=["regcred"])],
+        "uses the `secrets` field, not imagePullSecrets": lambda: world(
+            service_account(NS12, "report-runner", secrets=["regcred"])),
+        "solved": lambda: world(sa_fixed, pod_secrets=["regcred"], working=True),
+    }[state]()
+
+
+# ---------------------------------------------------------------- lab13
+
+NS13 = "lab13-ledger"
+IMG13 = "ledger-sync:1.0"
+LOADED13 = "docker.io/library/ledger-sync:1.0"
+
+
+def lab13(state: str):
+    policy = "IfNotPresent" if state == "changes the pull policy instead" else "Never"
+    c = [ctr("sync", IMG13, policy=policy)]
+    images = list(KIND_IMAGES)
+    if state in ("solved", "loaded, Pod still backing off"):
+        images.append([LOADED13, f"docker.io/library/ledger-sync@sha256:{_hash('ledger')}"])
+    if state == "loads ledger-sync:latest":
+        images.append(["docker.io/library/ledger-sync:latest"])
+    working = state == "solved"
+    dep = deployment(NS13, "ledger-sync", c, replicas=1, available=1 if working else 0,
+                     revision=2 if policy != "Never" or working else 1, generation=2 if policy != "Never" or working else 1)
+    rs = replicaset(dep, c, 1, replicas=1, ready=1 if working else 0)
+    if working:
+        status = [running("sync", IMG13)]
+    elif policy == "Never":
+        status = [waiting("sync", IMG13, "ErrImageNeverPull", never(IMG13))]
+    else:
+        err = (f'failed to pull and unpack image "{LOADED13}": failed to resolve reference "{LOADED13}": '
+               'pull access denied, repository does not exist or may require authorization: server message: '
+               'insufficient_scope: authorization failed')
+        status = [waiting("sync", IMG13, "ErrImagePull", err)]
+    p = pod(rs, 0, status)
+    return [dep, rs, p, node(images), event(p, "sync", "ErrImageNeverPull", never(IMG13))]
+
+
+# ---------------------------------------------------------------- lab14
+
+NS14 = "lab14-fraud"
+SCORER, AGENT = f"{OPEN}/fraud-scorer:2.4", f"{PRIVATE}/metrics-agent:0.9"
+
+
+def lab14(detail_in_status=True, fixed=False):
+    c = [ctr("scorer", SCORER), ctr("metrics-agent", AGENT, port=9100,
+                                    command=["python3", "-m", "http.server", "9100", "--directory", "/srv"])]
+    dep = deployment(NS14, "fraud-scorer", c, replicas=1, available=1 if fixed else 0)
+    rs = replicaset(dep, c, 1, replicas=1, ready=1 if fixed else 0)
+    msg = backoff(AGENT, no_credentials(AGENT)) if detail_in_status else f'Back-off pulling image "{AGENT}"'
+    agent = running("metrics-agent", AGENT) if fixed else waiting("metrics-agent", AGENT, "ImagePullBackOff", msg)
+    p = pod(rs, 0, [running("scorer", SCORER), agent])
+    events = [event(p, "metrics-agent", "Failed", f'Failed to pull image "{AGENT}": {no_credentials(AGENT)}'),
+              event(p, "metrics-agent", "Failed", "Error: ErrImagePull"),
+              event(p, "metrics-agent", "BackOff", f'Back-off pulling image "{AGENT}"', kind="Normal", count=9),
+              event(p, "metrics-agent", "Failed", "Error: ImagePullBackOff", count=9),
+              event(p, "scorer", "Pulled", f'Container image "{SCORER}" already present on machine', kind="Normal")]
+    return [dep, rs, p, *events]
+
+
+def answer(text: str | None):
+    def write():
+        path = cluster_labs.answer_path(labs.get(cluster_labs.L14))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(text)
+    return write
+
+
+# ====================================================================== scenarios
+
+L = cluster_labs
+# lab id -> {state name: (objects factory, before-check action or None, expected failing sub-check or None)}
+SCENARIOS = {
+    L.L07: {
+        "broken": (lambda: lab07(web=WEB10, cause=None), None, "image of web"),
+        "image updated, no change-cause": (lambda: lab07(cause=None), None, "change-cause recorded"),
+        "set image with * changes the sidecar too": (
+            lambda: lab07(side=f"{OPEN}/checkout-web:1.1", cause="update to 1.1"), None, "other containers untouched"),
+        "annotation only, image unchanged": (lambda: lab07(web=WEB10, cause="update to 1.1"), None, "image of web"),
+        "stale change-cause from before the update": (lambda: lab07(cause="initial 1.0"), None, "change-cause recorded"),
+        "cause mentions 1.10, not 1.1": (lambda: lab07(cause="bump to 1.10"), None, "change-cause recorded"),
+        "rollout still in progress": (lambda: lab07(rollout_done=False), None, "rollout complete"),
+        "Deployment annotated, ReplicaSet not yet": (lambda: lab07(rs_cause=None), None,
+                                                     "rollout history shows the cause"),
+        "solved": (lambda: lab07(), None, None),
+    },
+    L.L08: {
+        "broken": (lambda: lab08("broken"), None, "image rolled back"),
+        "deletes the failing Pods": (lambda: lab08("pods deleted"), None, "image rolled back"),
+        "deletes and recreates the Deployment": (lambda: lab08("recreated"), None, "rollback recorded"),
+        "undo twice (back to the bad revision)": (lambda: lab08("undo twice"), None, "image rolled back"),
+        "broken: pull errors are seen": (lambda: lab08("broken"), None, "no pull errors"),
+        "solved": (lambda: lab08("solved"), None, None),
+    },
+    L.L09: {
+        "broken": (lambda: lab09("broken"), None, "image tag exists in the registry"),
+        "edits the Pods, not the Deployment": (lambda: lab09("pod edited"), None, "image tag exists in the registry"),
+        "switches to :latest (never pushed)": (lambda: lab09("latest"), None, "image tag exists in the registry"),
+        "fixed, new Pod still creating": (lambda: lab09("rollout pending"), None, "pods ready"),
+        "solved": (lambda: lab09("solved"), None, None),
+    },
+    L.L10: {name: (lambda name=name: lab10(name), None, fails) for name, fails in {
+        "broken": "pull secret referenced",
+        "Secret for localhost:5002 (where you push)": "server matches the image host",
+        "Secret created but not referenced": "pull secret referenced",
+        "no --docker-server (Docker Hub default)": "server matches the image host",
+        "wrong password": "credentials authenticate",
+        "generic (Opaque) Secret": "secret type",
+        "typo in the referenced name": "secret in the pods' namespace",
+        "secret right, Pods not yet restarted": "pods ready",
+        "solved": None,
+        "solved, scheme in the server key": None,
+    }.items()},
+    L.L11: {name: (lambda name=name: lab11(name), None, fails) for name, fails in {
+        "broken": "secret in the pods' namespace",
+        "copies the Secret to the default namespace": "secret in the pods' namespace",
+        "new Secret for localhost:5002": "server matches the image host",
+        "solved": None,
+    }.items()},
+    L.L12: {name: (lambda name=name: lab12(name), None, fails) for name, fails in {
+        "broken": "service account has the pull secret",
+        "patches the ServiceAccount but keeps the old Pods": "new pods carry the secret",
+        "adds imagePullSecrets to the Deployment instead": "no imagePullSecrets in the Deployment",
+        "patches the default ServiceAccount": "service account has the pull secret",
+        "uses the `secrets` field, not imagePullSecrets": "service account has the pull secret",
+        "solved": None,
+    }.items()},
+    L.L13: {name: (lambda name=name: lab13(name), None, fails) for name, fails in {
+        "broken": "image on the node",
+        "changes the pull policy instead": "pull policy still Never",
+        "kind load without --name (cluster `kind`)": "image on the node",
+        "loads ledger-sync:latest": "image on the node",
+        "loaded, Pod still backing off": "pods running",
+        "solved": None,
+    }.items()},
+    L.L14: {
+        "broken": (lambda: lab14(), answer(None), "answer file exists"),
+        "names the image that works": (lambda: lab14(), answer(f"image={SCORER}\nreason=unauthorized\n"),
+                                       "image matches"),
+        "guesses not-found": (lambda: lab14(), answer(f"image={AGENT}\nreason=not-found\n"), "reason matches"),
+        "answers the kubelet state ImagePullBackOff": (
+            lambda: lab14(), answer(f"image={AGENT}\nreason=ImagePullBackOff\n"), "reason matches"),
+        "answer file without a reason line": (lambda: lab14(), answer(f"image={AGENT}\n"), "answer file exists"),
+        "the failing Pod was fixed instead": (lambda: lab14(fixed=True),
+                                              answer(f"image={AGENT}\nreason=unauthorized\n"), "failing pod found"),
+        "solved": (lambda: lab14(), answer(f"# found with crictl\nimage={AGENT}\nreason=unauthorized\n"), None),
+        "solved, reason only in the Events (old kubelet message)": (
+            lambda: lab14(detail_in_status=False), answer(f"image: {AGENT}\nreason: unauthorized\n"), None),
+    },
+}
+
+CASES = [(lab_id, state) for lab_id, states in SCENARIOS.items() for state in states]
+
+
+@pytest.mark.parametrize("lab_id,state", CASES, ids=[f"{a.split('-')[0]}-{b}" for a, b in CASES])
+def test_check_against_api_objects(serve, lab_id, state):
+    factory, before, fails = SCENARIOS[lab_id][state]
+    check = serve(factory())
+    if before:
+        before()
+    started = time.monotonic()
+    result = check(lab_id)
+    elapsed = time.monotonic() - started
+    assert elapsed < 3, f"the Check took {elapsed:.1f} s"
+    names = [s.name for s in result.subchecks]
+    assert names == labs.get(lab_id).checks, f"sub-checks out of order or missing:\n{result}"
+    assert "checker" not in names, str(result)
+    if fails is None:
+        assert result.passed, str(result)
+    else:
+        assert not result.get(fails).passed, f"expected '{fails}' to fail:\n{result}"
+        assert not result.passed
+
+
+@pytest.mark.parametrize("lab_id", list(SCENARIOS))
+def test_every_declared_wrong_attempt_has_a_failing_state(lab_id):
+    """Each WrongAttempt of the lab is modelled here, failing on the same sub-check it declares."""
+    lab = labs.get(lab_id)
+    assert SCENARIOS[lab_id]["broken"][2] == lab.first_failure
+    for attempt in lab.wrong_attempts:
+        assert attempt.name in SCENARIOS[lab_id], f"no API state for wrong attempt '{attempt.name}'"
+        assert SCENARIOS[lab_id][attempt.name][2] == attempt.fails
+    assert any(fails is None for _, _, fails in SCENARIOS[lab_id].values())
+
+
+def test_wrong_attempt_reasons_name_the_mistake(serve):
+    check = serve(lab10("Secret for localhost:5002 (where you push)"))
+    reason = check(L.L10).get("server matches the image host").reason
+    assert "localhost:5002" in reason and "host written in the image name" in reason
+    check = serve(lab11("broken"))
+    reason = check(L.L11).get("secret in the pods' namespace").reason
+    assert "lab11-platform" in reason and "own namespace" in reason
+    check = serve(lab12("patches the ServiceAccount but keeps the old Pods"))
+    assert "rollout restart" in check(L.L12).get("new pods carry the secret").reason
+    check = serve(lab08("recreated"))
+    assert "rollout undo" in check(L.L08).get("rollback recorded").reason
+
+
+@pytest.mark.parametrize("lab_id", list(SCENARIOS))
+def test_empty_cluster_is_one_failed_subcheck_not_an_error(serve, lab_id):
+    check = serve([node(KIND_IMAGES)])
+    answer(f"image={AGENT}\nreason=unauthorized\n")()
+    result = check(lab_id)
+    assert not result.passed
+    assert "checker" not in [s.name for s in result.subchecks], str(result)
+    first_failed = result.failed()[0]
+    assert "lab.reset()" in first_failed.reason
+
+
+def test_unreachable_cluster_fails_fast_with_one_line(isolated_state, monkeypatch):
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+    dead = api_client_for("http://127.0.0.1:9")       # nothing listens on the discard port
+    started = time.monotonic()
+    with cluster_labs.using(api_client=dead):
+        result = labs.get(L.L09).check(record=False)
+    assert time.monotonic() - started < 3
+    assert result.subchecks[0].name == "checker" and "did not answer" in result.subchecks[0].reason
+    assert "\n" not in result.subchecks[0].reason
+
+
+def test_wrong_context_is_refused_before_any_read(isolated_state, monkeypatch):
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+    isolated_state.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    isolated_state.kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\n"
+                                         "contexts: [{name: prod-eu, context: {cluster: prod}}]\n")
+    result = labs.get(L.L07).check(record=False)
+    assert result.subchecks[0].name == "checker"
+    assert "prod-eu" in result.subchecks[0].reason and "kind-cka-images" in result.subchecks[0].reason
+
+
+def test_lists_are_shaped_like_the_api_server(apiserver, serve):
+    serve(lab09("broken"))
+    api = api_client_for(apiserver.url)
+    raw = k8s.AppsV1Api(api).list_namespaced_deployment(NS09, _preload_content=False)
+    import json
+    body = json.loads(raw.data)
+    assert body["kind"] == "DeploymentList" and body["apiVersion"] == "apps/v1"
+    assert "kind" not in body["items"][0] and body["items"][0]["metadata"]["resourceVersion"]
+    pods = k8s.CoreV1Api(api).list_namespaced_pod(NS09, label_selector="app=nope")
+    assert pods.items == []
+    with pytest.raises(k8s.ApiException) as exc:
+        k8s.AppsV1Api(api).read_namespaced_deployment("nope", NS09)
+    assert exc.value.status == 404 and json.loads(exc.value.body)["message"] == 'deployments.apps "nope" not found'
+
+
+def test_classify_pull_errors():
+    assert L.classify(no_credentials(AGENT)) == "unauthorized"
+    assert L.classify(backoff(BAD09, not_found(BAD09))) == "not-found"
+    assert L.classify(never(IMG13)) == "never-pull"
+    assert L.classify('failed to do request: Head "http://nowhere:5000/v2/x/manifests/1": dial tcp: '
+                      'lookup nowhere on 10.96.0.10:53: no such host') == "unreachable"
+    assert L.classify('Back-off pulling image "x"') == "unknown"
+
+
+def test_change_cause_must_name_the_tag_itself():
+    assert L.mentions_tag("web image updated to localhost:5001/checkout-web:1.1", "1.1")
+    assert L.mentions_tag("update to 1.1.", "1.1")
+    assert not L.mentions_tag("bump to 1.10", "1.1")
+    assert not L.mentions_tag("rollback from 1.1.3", "1.1")
+
+
+def test_registry_host_matching_is_the_kubelets():
+    assert L.registry_host_of("private-registry:5000") == "private-registry:5000"
+    assert L.registry_host_of("http://private-registry:5000/") == "private-registry:5000"
+    assert L.registry_host_of("https://index.docker.io/v1/") == "index.docker.io"
+
+
+def test_lab_manifests_validate():
+    from ckalab import validate
+    for lab_id in SCENARIOS:
+        folder = labs.get(lab_id).workload_dir
+        files = sorted(folder.glob("*.yaml"))
+        assert files, f"{folder} has no manifests"
+        for path in files:
+            assert validate.manifests(path) == [], path
+        assert (folder / "Dockerfile").exists()
+        assert validate.dockerfile(folder / "Dockerfile") == []
+
+
+# ====================================================================== a real cluster
+
+@pytest.fixture(scope="module")
+def real_cluster():
+    env = doctor.diagnose()
+    if env.level != "cluster":
+        missing = "; ".join(f"{c.name}: {c.detail}" for c in env.missing()) or env.summary()
+        if cells.required_level() == "cluster":
+            pytest.fail(f"CKALAB_REQUIRE=cluster but there is no usable cluster: {missing}")
+        pytest.skip(f"needs a kind cluster (make cluster): {missing}")
+    return env
+
+
+@pytest.mark.parametrize("lab_id", list(SCENARIOS))
+def test_real_cluster_cycle(real_cluster, lab_id):
+    """setup -> Check fails on first_failure -> solve -> Check passes -> teardown, on the kind cluster."""
+    lab = labs.get(lab_id)
+    lab.teardown()
+    try:
+        assert lab.setup()
+        result = lab.check(record=False)
+        assert not result.get(lab.first_failure).passed, str(result)
+        lab.solve()
+        result = cluster_labs.wait_until_passes(lab, 180)
+        assert result.passed, str(result)
+    finally:
+        lab.teardown()

@@ -1,0 +1,251 @@
+"""The lab framework (ckalab.labs): registry, never-raising checks, Check/Hint widgets, lab notebooks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ckalab import cells, doctor, labs, progress
+from ckalab.checks import CheckResult
+from ckalab.errors import CourseError
+
+ROOT = Path(__file__).resolve().parent.parent
+LAB_NOTEBOOKS = sorted((ROOT / "labs").glob("*.ipynb"))
+
+
+@pytest.fixture
+def temp_progress(tmp_path, monkeypatch):
+    path = tmp_path / "progress.json"
+    monkeypatch.setenv("CKALAB_PROGRESS", str(path))
+    return path
+
+
+@pytest.fixture
+def level(monkeypatch):
+    """Pretend the machine is at a given level (for requires(), which the widgets use)."""
+    def set_level(name: str):
+        env = doctor.Environment(docker=name in ("docker", "cluster"), cluster=name == "cluster")
+        monkeypatch.setattr(cells._run, "environment", env)
+        monkeypatch.setattr(cells._run, "require", "none")
+    return set_level
+
+
+def make_lab(check_fn=None, **kw) -> labs.Lab:
+    def default_check(lab, r):
+        r.add("file exists", True, "found it")
+        r.add("content right", False, "it says 'no'")
+    args = dict(id="lab99-fake", title="A fake lab", level="docker", checks=["file exists", "content right", "third"],
+                first_failure="content right", hints=["look", "closer", "answer"],
+                setup_fn=lambda lab: None, check_fn=check_fn or default_check,
+                solve_fn=lambda lab: None, teardown_fn=lambda lab: None)
+    args.update(kw)
+    return labs.Lab(**args)
+
+
+# ---------------------------------------------------------------- definitions and registry
+
+def test_a_lab_needs_three_hints_and_known_check_names():
+    with pytest.raises(ValueError, match="3 stepped hints"):
+        make_lab(hints=["only one"])
+    with pytest.raises(ValueError, match="not one of its checks"):
+        make_lab(first_failure="no such check")
+    with pytest.raises(ValueError, match="not one of its checks"):
+        make_lab(wrong_attempts=[labs.WrongAttempt("w", lambda lab: None, fails="nope")])
+    with pytest.raises(ValueError, match="level"):
+        make_lab(level="kubernetes")
+
+
+def test_registering_the_same_id_from_two_modules_fails(monkeypatch):
+    monkeypatch.setattr(labs, "_REGISTRY", {})
+    first = make_lab()
+    labs.register(first)
+    other = make_lab(check_fn=lambda lab, r: None)
+    other.check_fn.__module__ = "somewhere_else"
+    with pytest.raises(ValueError, match="registered twice"):
+        labs.register(other)
+
+
+def test_every_registered_lab_is_well_formed():
+    found = labs.all_labs()
+    assert found, "no labs registered"
+    for lab in found:
+        assert re.fullmatch(r"lab\d\d-[a-z0-9-]+", lab.id), lab.id
+        assert lab.level in ("docker", "cluster")
+        assert lab.wrong_attempts, f"{lab.id} has no known-wrong attempts to prove its Check fails"
+        assert all(h.strip() for h in lab.hints)
+
+
+def test_get_unknown_lab_names_the_known_ones():
+    with pytest.raises(CourseError, match="lab01-fix-dockerfile"):
+        labs.get("lab00-nothing")
+
+
+def test_every_lab_notebook_is_a_registered_lab_and_vice_versa():
+    registered = {lab.id for lab in labs.all_labs()}
+    notebooks = {"lab" + p.stem for p in LAB_NOTEBOOKS}
+    assert notebooks == registered, (f"notebooks without a lab: {sorted(notebooks - registered)}; "
+                                     f"labs without a notebook: {sorted(registered - notebooks)}")
+
+
+@pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=lambda p: p.stem)
+def test_lab_notebook_follows_the_lab_format(path):
+    lab_id = "lab" + path.stem
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "REQUIRE = None" in params[0].source and "SOLVE = False" in params[0].source
+    # ck.start names the run report: the lab id (or the notebook's own stem) keeps it unique.
+    assert any(re.search(rf'ck\.start\("({lab_id}|{path.stem})", require=REQUIRE\)', c.source) for c in code[:3])
+    assert any(f'ck.labs.get("{lab_id}")' in c.source and "lab.setup()" in c.source for c in code)
+    assert any(c.source.strip() == "lab.panel()" for c in code)
+    hidden = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert hidden and all(c.metadata.get("jupyter", {}).get("source_hidden") for c in hidden), \
+        "the solution cell must be hidden"
+    run = [c for c in code if "solution-run" in c.metadata.get("tags", [])]
+    assert len(run) == 1 and "if SOLVE:" in run[0].source and "lab.solve()" in run[0].source
+    final = [c for c in code if "lab.check()" in c.source]
+    assert final and "assert result.passed" in final[-1].source
+    assert nb.cells[0].source.startswith("# Lab ") and "**Exam:**" in nb.cells[0].source
+
+
+# ---------------------------------------------------------------- check never raises
+
+def test_check_reports_missing_subchecks_and_checker_errors(monkeypatch, temp_progress):
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+    result = make_lab().check()
+    assert not result.passed
+    assert result.get("third").reason == "not checked: an earlier check failed"
+
+    def course_error(lab, r):
+        raise CourseError("The registry is down.", "run `make registries`.")
+    result = make_lab(check_fn=course_error).check()
+    assert result.get("checker").reason == "The registry is down. Fix: run `make registries`."
+
+    def bug(lab, r):
+        r.add("file exists", True, "ok")
+        raise KeyError("spec")
+    result = make_lab(check_fn=bug).check()
+    assert "KeyError" in result.get("checker").reason and result.get("file exists").passed
+    assert [s.name for s in result.subchecks] == ["file exists", "checker", "content right", "third"]
+
+
+def test_check_records_progress(monkeypatch, temp_progress):
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+    lab = make_lab()
+    lab.check()
+    entry = progress.load()["labs"]["lab99-fake"]
+    assert entry["checks"] == 1 and entry["passed"] is False and entry["last_failed"] == ["content right", "third"]
+    lab = make_lab(checks=["file exists"], first_failure="file exists",
+                   check_fn=lambda lab, r: r.add("file exists", True, "yes"))
+    assert lab.check().passed
+    assert progress.load()["labs"]["lab99-fake"]["passed"] is True
+
+
+def test_every_check_fails_in_one_line_without_docker(monkeypatch, temp_progress, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    for lab in labs.all_labs():
+        result = lab.check()
+        assert isinstance(result, CheckResult) and not result.passed
+        assert len(result.subchecks) == 1, (lab.id, str(result))
+        only = result.subchecks[0]
+        assert only.name.startswith("needs ") and "\n" not in only.reason and "Docker" in only.reason
+
+
+def test_unavailable_is_none_for_docker_when_the_engine_answers(docker_env):
+    assert labs.unavailable("docker") is None
+
+
+# ---------------------------------------------------------------- widgets
+
+def test_check_button_shows_every_subcheck_and_records_progress(monkeypatch, level, temp_progress):
+    level("docker")
+    monkeypatch.setattr(labs, "unavailable", lambda lvl: None)
+    panel = make_lab(check_note="This builds things ...").panel()
+    assert isinstance(panel, labs.LabPanel)
+    panel.check_button.click()
+    shown = panel.result.value
+    for name in ("file exists", "content right", "third"):
+        assert name in shown
+    assert "it says &#x27;no&#x27;" in shown or "it says 'no'" in shown
+    assert "2 check(s) still failing" in shown
+    assert panel.status.value.startswith("<i>Checked in")
+    assert not panel.check_button.disabled
+    assert progress.load()["labs"]["lab99-fake"]["checks"] == 1
+
+
+def test_check_progress_messages_reach_the_status_line(monkeypatch, level, temp_progress):
+    level("docker")
+    monkeypatch.setattr(labs, "unavailable", lambda lvl: None)
+    seen = []
+
+    def slow_check(lab, r):
+        lab.say("building step 1 ...")
+        seen.append(panel.status.value)
+        r.add("only", True, "done")
+    panel = make_lab(check_fn=slow_check, checks=["only"], first_failure="only").panel()
+    panel.check_button.click()
+    assert seen == ["<i>building step 1 ...</i>"]
+    assert "All checks passed" in panel.result.value
+
+
+def test_hint_button_reveals_hints_one_step_at_a_time(level, temp_progress):
+    level("docker")
+    panel = make_lab().panel()
+    assert panel.hints_shown.value == "" and panel.hint_button.description == "Hint 1 of 3"
+    panel.hint_button.click()
+    assert "look" in panel.hints_shown.value and "closer" not in panel.hints_shown.value
+    assert progress.load()["labs"]["lab99-fake"]["hints_used"] == 1
+    panel.hint_button.click()
+    assert "closer" in panel.hints_shown.value and "answer" not in panel.hints_shown.value
+    panel.hint_button.click()
+    assert "answer" in panel.hints_shown.value
+    assert panel.hint_button.disabled and panel.hint_button.description == "No more hints"
+    assert progress.load()["labs"]["lab99-fake"]["hints_used"] == 3
+    assert panel.next_hint() is None
+    assert progress.load()["labs"]["lab99-fake"]["hints_used"] == 3
+
+
+def test_panel_shows_no_solution(level, temp_progress):
+    level("docker")
+    secret = "THE-REFERENCE-SOLUTION"
+    panel = make_lab(solve_fn=lambda lab: print(secret)).panel()
+    panel.hint_button.click()
+    texts = [panel.result.value, panel.hints_shown.value, panel.status.value]
+    assert all(secret not in t for t in texts)
+
+
+def test_panel_and_setup_print_one_skipped_line_without_docker(level, temp_progress, capsys):
+    level("none")
+    calls = []
+    lab = make_lab(setup_fn=lambda lab: calls.append("setup"))
+    assert lab.panel() is None
+    lab.setup()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("\u23ed Skipped:") and "needs Docker" in line for line in lines)
+    assert calls == []
+
+
+def test_panel_without_docker_fails_when_the_run_requires_docker(level, monkeypatch):
+    level("none")
+    monkeypatch.setattr(cells._run, "require", "docker")
+    with pytest.raises(CourseError, match="requires 'docker'"):
+        make_lab().panel()
+
+
+def test_work_dir_and_place_keep_the_learners_file(isolated_state):
+    lab = make_lab()
+    assert lab.work_dir == isolated_state.root / ".ckalab" / "work" / "lab99"
+    lab.workload_dir.mkdir(parents=True)
+    (lab.workload_dir / "Dockerfile.broken").write_text("FROM scratch\n")
+    target = lab.place("Dockerfile.broken")
+    assert target.name == "Dockerfile" and target.read_text() == "FROM scratch\n"
+    target.write_text("FROM scratch\n# my edit\n")
+    lab.place("Dockerfile.broken")
+    assert "my edit" in target.read_text()
+    lab.place("Dockerfile.broken", overwrite=True)
+    assert "my edit" not in target.read_text()
+    lab.remove_work()
+    assert not lab.work_dir.exists()
