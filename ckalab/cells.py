@@ -26,6 +26,9 @@ from . import shell
 from .errors import CourseError, install_notebook_handler
 
 CLUSTER_COMMANDS = {"kubectl", "kind", "crictl"}
+# Words that run the next word as the command: `time docker stop ...` runs docker.
+COMMAND_PREFIXES = {"sudo", "time", "nohup", "exec", "command", "env", "!",
+                    "if", "then", "else", "elif", "while", "until", "do", "{"}
 TOOL_PROGRAMS = {"kubectl", "kind", "docker", "curl", "hadolint"}
 DOCKER_COMMANDS = {"docker"}
 HOW_TO_GET = {
@@ -166,7 +169,8 @@ def read_report(notebook: str) -> dict:
 
 def programs_of(command: str) -> list[str]:
     """The programs a shell command line runs: the word in command position of each
-    pipeline part, after `VAR=value` assignments and `sudo`. Quotes are respected."""
+    pipeline part, after `VAR=value` assignments and prefixes like `sudo` or `time`.
+    Quotes are respected."""
     lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
     try:
@@ -179,7 +183,7 @@ def programs_of(command: str) -> list[str]:
             at_start = True
             continue
         if at_start:
-            if re.fullmatch(r"\w+=.*", token) or token == "sudo":
+            if re.fullmatch(r"\w+=.*", token) or token in COMMAND_PREFIXES:
                 continue
             programs.append(Path(token).name)
             at_start = False

@@ -69,7 +69,8 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
-        return self.state_dir / "reports"
+        # CKALAB_REPORTS lets a test run keep its report apart from the course's.
+        return Path(os.environ.get("CKALAB_REPORTS") or self.state_dir / "reports")
 
     @property
     def open_registry(self) -> str:

@@ -17,6 +17,9 @@ from ckalab.errors import CourseError
     ("curl -s http://127.0.0.1:8080/", "none"),
     ("echo docker", "none"),
     ("sudo docker info", "docker"),
+    ("time docker stop -t 3 web", "docker"),
+    ("for t in a b; do docker image inspect web:$t; done", "docker"),
+    ("env A=1 nohup kubectl proxy", "cluster"),
 ])
 def test_needs_of(command, level):
     assert cells.needs_of(command) == level

@@ -6,7 +6,9 @@ them, which executes each again and compares the cells marked NBVAL_CHECK_OUTPUT
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 import papermill
@@ -27,3 +29,38 @@ def test_notebook_executes(path):
         parameters={"REQUIRE": os.environ.get("CKALAB_REQUIRE") or None, "SOLVE": True},
         execution_timeout=600,
     )
+
+
+def _has_docker_cells(path: Path) -> bool:
+    import nbformat
+    from ckalab import cells
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and ("ck.requires(\"docker\"" in cell.source or any(
+                cells.needs_of(cmd) == "docker" for cmd in re.findall(r'ck\.sh\(\s*f?"([^"]+)"', cell.source))):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_without_docker(path, tmp_path, monkeypatch):
+    """The Binder case: no Docker Engine. Every notebook still runs to the end, and each cell
+    that needs Docker says it was skipped instead of failing."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker-here.sock")
+    monkeypatch.setenv("CKALAB_REPORTS", str(tmp_path / "reports"))
+    monkeypatch.setenv("CKALAB_PROGRESS", str(tmp_path / "progress.json"))
+    monkeypatch.delenv("CKALAB_REQUIRE", raising=False)
+    target = ROOT / "build" / "executed-without-docker" / path.parent.name / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(path), str(target), cwd=str(ROOT), kernel_name="python3",
+                               progress_bar=False, parameters={"REQUIRE": None, "SOLVE": False},
+                               execution_timeout=300)
+    reports = list((tmp_path / "reports").glob("*.jsonl"))
+    counts = {}
+    for report in reports:
+        for line in report.read_text().splitlines():
+            entry = json.loads(line)
+            counts.setdefault((entry["level"], entry["status"]), 0)
+            counts[(entry["level"], entry["status"])] += 1
+    assert counts.get(("docker", "executed"), 0) == 0 and counts.get(("cluster", "executed"), 0) == 0
+    if _has_docker_cells(path):
+        assert counts.get(("docker", "skipped"), 0) > 0, "Docker cells should say they were skipped"
