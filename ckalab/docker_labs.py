@@ -212,7 +212,8 @@ def _lab01_teardown(lab: Lab) -> None:
     remove_images(LAB01_IMAGE)
 
 
-def _lab01_variant(old_new: list[tuple[str, str]]):
+def _solution_variant(old_new: list[tuple[str, str]]):
+    """A wrong attempt: the lab's solution Dockerfile with some lines changed back."""
     def apply(lab: Lab) -> None:
         text = _solution(lab)
         for old, new in old_new:
@@ -240,20 +241,20 @@ register(Lab(
     ],
     setup_fn=_lab01_setup, check_fn=_lab01_check, solve_fn=_lab01_solve, teardown_fn=_lab01_teardown,
     wrong_attempts=[
-        WrongAttempt("ADD kept for local files", _lab01_variant([
+        WrongAttempt("ADD kept for local files", _solution_variant([
             ("COPY ledger.conf", "ADD ledger.conf"), ("COPY app.py", "ADD app.py")]),
             fails="no ADD for local files"),
-        WrongAttempt("shell-form ENTRYPOINT kept", _lab01_variant([
+        WrongAttempt("shell-form ENTRYPOINT kept", _solution_variant([
             ('ENTRYPOINT ["python", "app.py"]', "ENTRYPOINT python app.py")]),
             fails="exec-form ENTRYPOINT/CMD"),
-        WrongAttempt("sh -c written in JSON form", _lab01_variant([
+        WrongAttempt("sh -c written in JSON form", _solution_variant([
             ('ENTRYPOINT ["python", "app.py"]\nCMD ["--port", "8080"]',
              'ENTRYPOINT ["sh", "-c", "python app.py --port 8080"]')]),
             fails="stops within 3 s"),
-        WrongAttempt("CMD repeats the program", _lab01_variant([
+        WrongAttempt("CMD repeats the program", _solution_variant([
             ('CMD ["--port", "8080"]', 'CMD ["python", "app.py", "--port", "8080"]')]),
             fails="answers on port 8080"),
-        WrongAttempt("everything in CMD, no ENTRYPOINT", _lab01_variant([
+        WrongAttempt("everything in CMD, no ENTRYPOINT", _solution_variant([
             ('ENTRYPOINT ["python", "app.py"]\nCMD ["--port", "8080"]',
              'CMD ["python", "app.py", "--port", "8080"]')]),
             fails="run arguments reach the app"),
@@ -348,16 +349,6 @@ def _lab02_one_stage(lab: Lab) -> None:
     _write_dockerfile(lab, re.sub(r"# The compiler.*?\n(?=WORKDIR)", "", text, flags=re.S))
 
 
-def _lab02_variant(old_new: list[tuple[str, str]]):
-    def apply(lab: Lab) -> None:
-        text = _solution(lab)
-        for old, new in old_new:
-            assert old in text, old
-            text = text.replace(old, new)
-        _write_dockerfile(lab, text)
-    return apply
-
-
 register(Lab(
     id="lab02-shrink-image",
     title="Shrink the invoice-api image with a multi-stage build",
@@ -378,10 +369,10 @@ register(Lab(
     setup_fn=_lab02_setup, check_fn=_lab02_check, solve_fn=_lab02_solve, teardown_fn=_lab02_teardown,
     wrong_attempts=[
         WrongAttempt("toolchain purged in a later RUN", _lab02_purge_later, fails="under the size budget"),
-        WrongAttempt("final stage built FROM the build stage", _lab02_variant([
+        WrongAttempt("final stage built FROM the build stage", _solution_variant([
             ("FROM python:3.13-slim\nCOPY --from=build /opt/venv /opt/venv", "FROM build")]),
             fails="no compiler in the final image"),
-        WrongAttempt("venv not copied into the final stage", _lab02_variant([
+        WrongAttempt("venv not copied into the final stage", _solution_variant([
             ("COPY --from=build /opt/venv /opt/venv\n", "")]),
             fails="still answers"),
         WrongAttempt("toolchain dropped, still one stage", _lab02_one_stage, fails="multi-stage build"),

@@ -714,12 +714,15 @@ def _rollout_check(task: Task, r: CheckResult) -> None:
     r.add("Pods run the new image", ok, why)
 
 
-def _rollout_solve(task: Task) -> None:
-    n = task.names
-    _must(_kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={n['new']}", "-n", n["ns"]),
+def _set_image_and_wait(n: dict, image: str) -> None:
+    _must(_kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={image}", "-n", n["ns"]),
           "set the image")
     _must(_kubectl("rollout", "status", f"deployment/{n['deploy']}", "-n", n["ns"], "--timeout=180s",
                    timeout=200), "finish the rollout")
+
+
+def _rollout_solve(task: Task) -> None:
+    _set_image_and_wait(task.names, task.names["new"])
 
 
 def _cluster_teardown(task: Task) -> None:
@@ -846,11 +849,7 @@ def _pull_check(task: Task, r: CheckResult) -> None:
 
 
 def _pull_solve(task: Task) -> None:
-    n = task.names
-    _must(_kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={n['good']}", "-n", n["ns"]),
-          "set the image")
-    _must(_kubectl("rollout", "status", f"deployment/{n['deploy']}", "-n", n["ns"], "--timeout=180s",
-                   timeout=200), "finish the rollout")
+    _set_image_and_wait(task.names, task.names["good"])
 
 
 # ---------------------------------------------------------------- the pool
