@@ -308,11 +308,11 @@ def dockerignore_patterns(path: str | Path) -> list[str]:
 
 
 def context_size(path: str | Path, *, dockerignore: bool = True, dockerfile: str | None = None) -> int:
-    """Bytes of the build context: the tar of PATH that the Docker CLI sends to the builder.
+    """Bytes of the build context: the tar of PATH that the legacy builder receives whole.
 
     Built with the Docker SDK's own context code, which applies .dockerignore the way the
-    CLI does. (BuildKit transfers the same files, but only those that changed since the
-    last build; the legacy builder prints this number as "Sending build context".)
+    CLI does; the legacy builder prints this number as "Sending build context". BuildKit
+    transfers only the files the Dockerfile uses, and on a rebuild only those that changed.
     """
     from docker.utils import build as docker_build
     exclude = dockerignore_patterns(path) if dockerignore else []
