@@ -1309,7 +1309,7 @@ register(Lab(
         "finds the Pod, `crictl ps -a --pod POD_ID` its containers: the one that never started has no "
         "container at all.",
         "The node's kubelet log names the image it could not pull: `docker exec cka-images-control-plane "
-        "journalctl -u kubelet --no-pager | grep 'Failed to pull'` (or read the Pod's Events). Then "
+        "journalctl -u kubelet --no-pager | grep -i 'failed to pull'` (or read the Pod's Events). Then "
         "`crictl pull IMAGE` on the node shows the registry's answer.",
         "The metrics-agent image comes from private-registry:5000 and the Pod has no pull Secret: "
         "write image=private-registry:5000/metrics-agent:0.9 and the reason the registry gives "

@@ -231,8 +231,9 @@ register(Lab(
             "run arguments reach the app", "stops within 3 s"],
     first_failure="no ADD for local files",
     hints=[
-        "Build and run it, then `docker exec <container> ps -o pid,args` (or read /proc/1/cmdline): "
-        "what is PID 1? `docker image inspect -f '{{json .Config.Entrypoint}}' IMAGE` shows what Docker runs.",
+        "Build and run it, then read PID 1's command line (python:3.13-slim has no `ps`): "
+        "`docker exec <container> cat /proc/1/cmdline | tr '\\0' ' '`. What is PID 1? "
+        "`docker image inspect -f '{{json .Config.Entrypoint}}' IMAGE` shows what Docker runs.",
         "A string after ENTRYPOINT/CMD is the shell form: Docker runs it as `/bin/sh -c \"...\"`, "
         "the shell ignores SIGTERM as PID 1, and a shell-form ENTRYPOINT ignores CMD. "
         "ADD should only be used for what COPY cannot do (URLs, unpacking archives).",
