@@ -8,7 +8,23 @@ with a one-line reason.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
+
+_CODE = re.compile(r"`([^`]+)`")
+# ipywidgets' HTML widget sets line-height to the widget row height (28px); text that wraps needs its own.
+READABLE = "line-height:1.5"
+
+
+def inline_code(text: str) -> str:
+    """Escape text for HTML and show `code` spans as <code>."""
+    return "".join(f"<code>{html.escape(p)}</code>" if i % 2 else html.escape(p)
+                   for i, p in enumerate(_CODE.split(text)))
+
+
+def plain(text: str) -> str:
+    """Text for widget labels that cannot show HTML (RadioButtons options): `code` loses its backticks."""
+    return _CODE.sub(r"\1", text)
 
 
 @dataclass
@@ -46,7 +62,8 @@ class CheckResult:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{'&#9989;' if s.passed else '&#10060;'}</td><td>{html.escape(s.name)}</td>"
-            f"<td>{html.escape(s.reason)}</td></tr>" for s in self.subchecks)
+            f"<tr><td>{'&#9989;' if s.passed else '&#10060;'}</td><td style='text-align:left'>{html.escape(s.name)}</td>"
+            f"<td style='text-align:left'>{inline_code(s.reason)}</td></tr>" for s in self.subchecks)
         verdict = "All checks passed." if self.passed else f"{len(self.failed())} check(s) still failing."
-        return f"<p><b>{html.escape(self.lab)}</b>: {verdict}</p><table>{rows}</table>"
+        return (f"<div style='{READABLE}'><p><b>{html.escape(self.lab)}</b>: {verdict}</p>"
+                f"<table>{rows}</table></div>")

@@ -10,6 +10,7 @@ import html
 import json
 import os
 import platform
+import re
 import shutil
 from dataclasses import dataclass, field
 
@@ -19,6 +20,9 @@ from . import settings as settings_module
 from . import shell
 from .errors import CourseError
 from .settings import Settings
+from .checks import inline_code
+
+LEFT = "style='text-align:left'"  # JupyterLab right-aligns table cells
 
 INSTALL_DOCKER = "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop"
 INSTALL_KIND = "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"
@@ -77,10 +81,10 @@ class Environment:
         rows = []
         for c in self.checks:
             mark = "\u2705" if c.ok else ("\u2796" if c.optional else "\u274c")
-            fix = "" if c.ok else html.escape(c.fix)
-            rows.append(f"<tr><td>{mark}</td><td>{html.escape(c.name)}</td>"
-                        f"<td>{html.escape(c.detail)}</td><td>{fix}</td></tr>")
-        return ("<table><tr><th></th><th>check</th><th>status</th><th>fix</th></tr>"
+            fix = "" if c.ok else inline_code(c.fix)
+            rows.append(f"<tr><td>{mark}</td><td {LEFT}>{html.escape(c.name)}</td>"
+                        f"<td {LEFT}>{html.escape(c.detail)}</td><td {LEFT}>{fix}</td></tr>")
+        return (f"<table><tr><th></th><th {LEFT}>check</th><th {LEFT}>status</th><th {LEFT}>fix</th></tr>"
                 + "".join(rows) + f"</table><p><b>{html.escape(self.summary())}</b></p>")
 
 
@@ -170,10 +174,21 @@ def check_tool(name: str, version_args: list[str], fix: str) -> Check:
     text = result.output.strip().splitlines()[0] if result.output.strip() else "?"
     if name == "kubectl":
         try:
-            text = "kubectl " + json.loads(result.output)["clientVersion"]["gitVersion"]
+            version = json.loads(result.output)["clientVersion"]["gitVersion"]
         except (ValueError, KeyError):
-            pass
+            return Check(name, True, text)
+        return Check(name, True, f"kubectl {version}{kubectl_skew_note(version)}")
     return Check(name, True, text)
+
+
+def kubectl_skew_note(version: str) -> str:
+    """kubectl is supported within one minor version of the API server (Kubernetes' skew policy)."""
+    match = re.match(r"v?1\.(\d+)", version)
+    target = int(settings_module.KUBERNETES_VERSION.split(".")[1])
+    if not match or abs(int(match.group(1)) - target) <= 1:
+        return ""
+    return (f" - outside the supported skew for the course's Kubernetes {settings_module.KUBERNETES_VERSION}: "
+            f"install kubectl v1.{target - 1} to v1.{target + 1}")
 
 
 def check_cluster(cfg: Settings, docker_ok: bool, kind_ok: bool, kubectl_ok: bool) -> Check:

@@ -1021,10 +1021,13 @@ class ExamResult:
         details = "".join(f"<details><summary>Task {t.number}: sub-checks</summary>{t.result._repr_html_()}</details>"
                           for t in self.tasks)
         over = " <b style='color:#b00'>(over time)</b>" if self.overtime else ""
+        tables = (f"<table><tr><th>#</th><th>task</th><th>skill</th><th>points</th><th>time</th><th></th></tr>"
+                  f"{rows}</table><h4>By skill</h4><table>{skills}</table>")
+        # JupyterLab right-aligns table cells; text columns read better left-aligned.
+        tables = tables.replace("<td>", "<td style='text-align:left'>").replace("<th>", "<th style='text-align:left'>")
         return (f"<h3>Score: {self.score} / {self.total} ({self.percent}%)</h3>"
                 f"<p>Seed {self.seed}; time used {_clock(self.elapsed)} of {_clock(self.minutes * 60)}{over}.</p>"
-                f"<table><tr><th>#</th><th>task</th><th>skill</th><th>points</th><th>time</th><th></th></tr>{rows}</table>"
-                f"<h4>By skill</h4><table>{skills}</table>{details}")
+                f"{tables}{details}")
 
 
 def _bar(score: int, total: int) -> str:
@@ -1216,6 +1219,7 @@ class Countdown:
         total = self.exam.minutes * 60
         if self.exam.ended is not None:
             text, colour = f"Finished after {_clock(self.exam.elapsed())}", "#555"
+            self.selector.disabled = True
         elif left <= 0:
             text, colour = f"Time is up ({_clock(-left)} over): run the Score cell", "#b00"
         else:

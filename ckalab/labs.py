@@ -60,7 +60,7 @@ from typing import Callable
 from . import progress
 from . import settings as settings_module
 from . import shell
-from .checks import CheckResult
+from .checks import READABLE, CheckResult, inline_code
 from .errors import CourseError
 
 # Modules that define labs, by role. A module that does not exist (yet) is left out;
@@ -270,7 +270,7 @@ class LabPanel:
             return None
         self.hints_used += 1
         text = self.lab.hint(self.hints_used)
-        shown = "".join(f"<p><b>Hint {i + 1}:</b> {html.escape(h)}</p>"
+        shown = "".join(f"<p style='{READABLE}'><b>Hint {i + 1}:</b> {inline_code(h)}</p>"
                         for i, h in enumerate(self.lab.hints[:self.hints_used]))
         self.hints_shown.value = shown
         if self.hints_used >= len(self.lab.hints):

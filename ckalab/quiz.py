@@ -26,6 +26,7 @@ from pathlib import Path
 import yaml
 
 from . import commands, progress
+from .checks import READABLE, plain
 from . import settings as settings_module
 from .errors import CourseError
 
@@ -159,8 +160,8 @@ class Feedback:
         items = "".join(f"<li>{_inline(d)}</li>" for d in self.details)
         src = (f'<div style="font-size:smaller">Source: <a href="{html.escape(self.source)}" target="_blank">'
                f"{html.escape(self.source)}</a></div>") if self.source and self.status != "invalid" else ""
-        return (f'<div style="color:{color}"><b>{_inline(self.message)}</b></div>'
-                + (f"<ul>{items}</ul>" if items else "") + src)
+        return (f'<div style="{READABLE}"><div style="color:{color}"><b>{_inline(self.message)}</b></div>'
+                + (f"<ul>{items}</ul>" if items else "") + src + "</div>")
 
 
 def _label(q: dict, i: int) -> str:
@@ -318,10 +319,11 @@ class QuestionView:
                              f"<i>({KIND_HINT[question['type']]})</i></p>")
         kind = question["type"]
         if kind == "single":
-            self.input = w.RadioButtons(options=[(_label(question, i), i) for i in range(len(question["options"]))],
+            self.input = w.RadioButtons(options=[(plain(_label(question, i)), i) for i in range(len(question["options"]))],
                                         value=None, layout=w.Layout(width="auto"))
         elif kind == "multiple":
-            self.boxes = [w.Checkbox(value=False, description=_label(question, i), indent=False,
+            self.boxes = [w.Checkbox(value=False, description=_inline(_label(question, i)), description_allow_html=True,
+                                     indent=False,
                                      layout=w.Layout(width="auto"))
                           for i in range(len(question["options"]))]
             self.input = w.VBox(self.boxes)

@@ -53,3 +53,10 @@ def test_no_docker_marks_the_rest_optional(monkeypatch, tmp_path):
     assert env.level == "none"
     assert not env.check("docker engine").ok
     assert env.missing() == [env.check("docker engine")]
+
+
+def test_kubectl_version_skew_is_reported():
+    # Kubernetes' version skew policy: kubectl within one minor version of the API server (v1.37).
+    assert doctor.kubectl_skew_note("v1.37.0") == ""
+    assert doctor.kubectl_skew_note("v1.36.4") == "" and doctor.kubectl_skew_note("v1.38.1") == ""
+    assert "install kubectl v1.36 to v1.38" in doctor.kubectl_skew_note("v1.32.4-dispatcher")
