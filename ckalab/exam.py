@@ -108,7 +108,7 @@ class Template:
     key: str
     skill: str
     level: str
-    lab: str                       # the lab situation it is drawn from
+    lab: str                       # id of the lab whose situation it varies (practise there)
     title: str
     checks: list[str]
     names: Callable[[random.Random, "Picker"], dict]
@@ -860,28 +860,28 @@ TEMPLATES: list[Template] = [
               "stops on SIGTERM"],
              _dockerfile_names, _dockerfile_statement, _dockerfile_setup, _dockerfile_check,
              _dockerfile_solve, _dockerfile_teardown),
-    Template("publish-open", "registries", "docker", "Docker labs: tag and push",
+    Template("publish-open", "registries", "docker", "lab04-push-private",
              "Publish an image to a registry", ["tagged", "pushed", "same image"],
              _publish_names("open"), _publish_statement, _publish_setup, _publish_check,
              _publish_solve, _publish_teardown),
-    Template("publish-private", "registries", "docker", "Docker labs: private registry",
+    Template("publish-private", "registries", "docker", "lab04-push-private",
              "Publish an image to a private registry", ["tagged", "pushed", "same image"],
              _publish_names("private"), _publish_statement, _publish_setup, _publish_check,
              _publish_solve, _publish_teardown),
-    Template("crashing-container", "troubleshooting", "docker", "Docker labs: a container that exits",
+    Template("crashing-container", "troubleshooting", "docker", "lab01-fix-dockerfile",
              "Repair a container that exits at once",
              ["container running", "runs the rebuilt image", "answers HTTP"],
              _crash_names, _crash_statement, _crash_setup, _crash_check, _crash_solve, _crash_teardown),
-    Template("rollout", "rollouts", "cluster", "cluster labs: update a Deployment",
+    Template("rollout", "rollouts", "cluster", "lab07-update-image-record-cause",
              "Roll out a new image", ["image updated", "rollout complete", "Pods run the new image"],
              _rollout_names, _rollout_statement, _rollout_setup, _rollout_check, _rollout_solve,
              _cluster_teardown),
-    Template("pull-secret", "pull secrets", "cluster", "cluster labs: private registry pull",
+    Template("pull-secret", "pull secrets", "cluster", "lab10-missing-pull-secret",
              "Pull from a private registry",
              ["Secret exists", "credentials work", "Deployment uses it", "replicas Ready"],
              _secret_names, _secret_statement, _secret_setup, _secret_check, _secret_solve,
              _cluster_teardown),
-    Template("image-pull-error", "troubleshooting", "cluster", "cluster labs: ImagePullBackOff",
+    Template("image-pull-error", "troubleshooting", "cluster", "lab09-wrong-tag",
              "Fix Pods that cannot pull their image", ["image exists", "rollout complete", "replicas Ready"],
              _pull_names, _pull_statement, _pull_setup, _pull_check, _pull_solve, _cluster_teardown),
 ]
@@ -942,10 +942,16 @@ class TaskResult:
     seconds: float
     solved: bool
     skipped: bool
+    lab: str = ""
 
     @property
     def score(self) -> int:
         return sum(1 for s in self.result.subchecks if s.passed)
+
+    @property
+    def practise(self) -> str:
+        """The lab notebook that drills this task's skill (labs/NN-name.ipynb for lab id labNN-name)."""
+        return f"labs/{self.lab[3:]}.ipynb" if self.lab.startswith("lab") else ""
 
     @property
     def total(self) -> int:
@@ -1007,6 +1013,8 @@ class ExamResult:
                  f"{_clock(self.elapsed)} of {_clock(self.minutes * 60)}" + (" - over time" if self.overtime else "")]
         for t in self.tasks:
             note = " (skipped)" if t.skipped else ""
+            if t.score < t.total and t.practise:
+                note += f" - practise: {t.practise}"
             lines.append(f"  Task {t.number} [{t.skill}] {t.title}: {t.score}/{t.total} in {_clock(t.seconds)}{note}")
         lines.append("By skill: " + ", ".join(f"{k} {v['score']}/{v['total']}" for k, v in self.skills().items()))
         return "\n".join(lines)
@@ -1167,7 +1175,8 @@ class Exam:
                 short = "needs a kind cluster (`make cluster`)" if task.level == "cluster" else \
                     "needs Docker (`make doctor`)"
             results.append(TaskResult(task.number, task.key, task.title, task.skill, task.level,
-                                      task.check(short), task.seconds, task.solved, bool(problem)))
+                                      task.check(short), task.seconds, task.solved, bool(problem),
+                                      task.template.lab))
         self.result = ExamResult(self.seed, self.minutes, self.elapsed(), self.mode, results)
         if record:
             saved = self.result.record()

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 
 from ckalab import exam as E
 from ckalab import progress
 from ckalab.checks import CheckResult
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def names_of(seed):
@@ -275,3 +278,21 @@ def test_publish_task_does_not_count_an_earlier_attempts_push(registries):
         assert [s.passed for s in result.subchecks] == [True, True, False], result
     finally:
         task.template.teardown_fn(task)
+
+
+def test_every_task_varies_a_registered_lab():
+    from ckalab import labs
+    ids = {lab.id for lab in labs.all_labs()}
+    for template in E.TEMPLATES:
+        assert template.lab in ids, template.key
+        assert (ROOT / "labs" / f"{template.lab[3:]}.ipynb").exists(), template.lab
+
+
+def test_result_points_unfinished_tasks_to_their_lab():
+    done = E.TaskResult(1, "dockerfile", "D", "Dockerfile", "docker", result_of([True] * 6), 10, True, False,
+                        "lab01-fix-dockerfile")
+    open_ = E.TaskResult(2, "image-pull-error", "I", "troubleshooting", "cluster", result_of([False] * 3), 0,
+                         False, True, "lab09-wrong-tag")
+    text = str(E.ExamResult(1, 20, 60, "exam", [done, open_]))
+    assert "practise: labs/09-wrong-tag.ipynb" in text
+    assert "labs/01-fix-dockerfile.ipynb" not in text
