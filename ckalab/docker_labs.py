@@ -510,16 +510,6 @@ def _lab03_code_ignored(lab: Lab) -> None:
     (lab.work_dir / ".dockerignore").write_text("Dockerfile\n*.py\n")
 
 
-def _lab03_variant(old_new: list[tuple[str, str]]):
-    def apply(lab: Lab) -> None:
-        text = _solution(lab)
-        for old, new in old_new:
-            assert old in text, old
-            text = text.replace(old, new)
-        _write_dockerfile(lab, text)
-    return apply
-
-
 register(Lab(
     id="lab03-cache-order",
     title="Order the catalog-indexer Dockerfile for the build cache",
@@ -537,10 +527,10 @@ register(Lab(
     ],
     setup_fn=_lab03_setup, check_fn=_lab03_check, solve_fn=_lab03_solve, teardown_fn=_lab03_teardown,
     wrong_attempts=[
-        WrongAttempt("requirements copied first, but the code too", _lab03_variant([
+        WrongAttempt("requirements copied first, but the code too", _solution_variant([
             ("COPY requirements.txt .\n", "COPY requirements.txt .\nCOPY . .\n")]),
             fails="dependency layer reused after a code edit"),
-        WrongAttempt("packages typed into the RUN line", _lab03_variant([
+        WrongAttempt("packages typed into the RUN line", _solution_variant([
             ("COPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt",
              "RUN pip install --no-cache-dir PyYAML Jinja2")]),
             fails="dependencies come from requirements.txt"),
