@@ -8,7 +8,6 @@ course's own context.
 from __future__ import annotations
 
 import shutil
-import textwrap
 
 import yaml
 
@@ -19,19 +18,75 @@ from .errors import CourseError
 from .settings import Settings
 
 
-def kind_config(cfg: Settings) -> str:
-    """kind cluster config: containerd reads per-registry hosts.toml files from certs.d.
+# containerd reads per-registry hosts.toml files from certs.d. Node images from kind
+# v0.27.0 on already set this; it is kept for older images.
+CONTAINERD_REGISTRY_PATCH = ('[plugins."io.containerd.grpc.v1.cri".registry]\n'
+                             '  config_path = "/etc/containerd/certs.d"')
 
-    Node images from kind v0.27.0 on already set this; it is kept for older images.
+
+class _KindConfigDumper(yaml.SafeDumper):
+    """Multi-line strings (containerd and kubeadm patches) as readable `|` blocks."""
+
+
+def _represent_str(dumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_KindConfigDumper.add_representer(str, _represent_str)
+
+
+def kind_config_extra(cfg: Settings) -> dict:
+    """The mapping in CKALAB_KIND_CONFIG_EXTRA's file ({} when unset), checked before kind sees it."""
+    path = cfg.kind_config_extra
+    if path is None:
+        return {}
+    fix = ("point CKALAB_KIND_CONFIG_EXTRA at a YAML mapping of kind cluster config, e.g. "
+           "`containerdConfigPatches:` or `kubeadmConfigPatches:` lists, or unset it.")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CourseError(f"CKALAB_KIND_CONFIG_EXTRA names {path}, which cannot be read "
+                          f"({exc.strerror or exc}).", fix) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise CourseError(f"CKALAB_KIND_CONFIG_EXTRA names {path}, which is not valid YAML: "
+                          f"{' '.join(str(exc).split())}.", fix) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CourseError(f"CKALAB_KIND_CONFIG_EXTRA names {path}, which holds a {type(data).__name__}, "
+                          "not a mapping of kind cluster config.", fix)
+    return data
+
+
+def kind_config(cfg: Settings) -> str:
+    """The kind cluster config: the course's own, plus CKALAB_KIND_CONFIG_EXTRA's file if set.
+
+    The extra file's lists (containerdConfigPatches, kubeadmConfigPatches, nodes, ...) come after
+    the course's own entries; its other keys are added where the course sets none.
     """
-    return textwrap.dedent("""\
-        kind: Cluster
-        apiVersion: kind.x-k8s.io/v1alpha4
-        containerdConfigPatches:
-        - |-
-          [plugins."io.containerd.grpc.v1.cri".registry]
-            config_path = "/etc/containerd/certs.d"
-        """)
+    config = {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "containerdConfigPatches": [CONTAINERD_REGISTRY_PATCH],
+    }
+    extra = kind_config_extra(cfg)
+    for key, value in extra.items():
+        mine = config.get(key)
+        if key not in config:
+            config[key] = value
+        elif isinstance(mine, list) and isinstance(value, list):
+            config[key] = mine + value
+        elif mine != value:
+            wanted = "a list" if isinstance(mine, list) else repr(mine)
+            raise CourseError(
+                f"CKALAB_KIND_CONFIG_EXTRA's file {cfg.kind_config_extra} sets `{key}` to "
+                f"{repr(value)[:80]}, but the course's kind config needs {wanted} there.",
+                f"make `{key}` in that file {wanted}, or leave it out.")
+    return yaml.dump(config, Dumper=_KindConfigDumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=True, width=1000)
 
 
 def hosts_toml(cfg: Settings) -> dict[str, str]:
@@ -122,14 +177,17 @@ def create(cfg: Settings | None = None, *, echo=print) -> None:
     """Create (or repair) the course cluster and wire it to the registries. Idempotent."""
     cfg = cfg or settings_module.load()
     _require_tools()
+    config = kind_config(cfg)  # a bad CKALAB_KIND_CONFIG_EXTRA fails here, before anything starts
     registry.up(cfg)
     env = shell.course_env(cfg)
     if not exists(cfg):
         echo(f"Creating kind cluster {cfg.cluster_name} ({cfg.node_image.split('@')[0]}) ...")
+        if cfg.kind_config_extra:
+            echo(f"Adding the kind config in {cfg.kind_config_extra} (CKALAB_KIND_CONFIG_EXTRA).")
         result = shell.run(["kind", "create", "cluster", "--name", cfg.cluster_name,
                             "--image", cfg.node_image, "--kubeconfig", str(cfg.kubeconfig),
                             "--config", "-", "--wait", "120s"],
-                           env=env, input=kind_config(cfg), timeout=900, stream=echo)
+                           env=env, input=config, timeout=900, stream=echo)
         if not result.ok:
             raise CourseError(f"`kind create cluster` failed (exit {result.returncode}); its output is above.",
                               "run `make doctor`, fix what it reports, then `make cluster` again.")
@@ -148,10 +206,7 @@ def create(cfg: Settings | None = None, *, echo=print) -> None:
             if not result.ok:
                 raise CourseError(f"Could not configure registry {host} on node {node}: {result.output}",
                                   "run `make cluster-delete cluster`.")
-    for name in (cfg.open_registry_name, cfg.private_registry_name):
-        inspect = shell.run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks.kind}}", name], env=env)
-        if inspect.output.strip() == "null":
-            shell.run(["docker", "network", "connect", "kind", name], env=env)
+    registry.connect_to_kind_network(cfg, cluster_exists=True)
     result = kubectl("apply", "-f", "-", cfg=cfg, input=local_registry_configmap(cfg))
     if not result.ok:
         raise CourseError(f"Could not apply the local-registry-hosting ConfigMap: {result.output}",
@@ -160,17 +215,18 @@ def create(cfg: Settings | None = None, *, echo=print) -> None:
 
 
 def delete(cfg: Settings | None = None, *, echo=print) -> None:
-    """Delete exactly what `create` made: the kind cluster and the registries' link to its network."""
+    """Delete exactly what `create` made: the kind cluster, and the registries' link to the kind
+    network once no other container uses that network (every kind cluster shares it)."""
     cfg = cfg or settings_module.load()
     _require_tools()
     env = shell.course_env(cfg)
-    for name in (cfg.open_registry_name, cfg.private_registry_name):
-        inspect = shell.run(["docker", "inspect", "-f", "{{json .NetworkSettings.Networks.kind}}", name], env=env)
-        if inspect.ok and inspect.output.strip() not in ("null", ""):
-            shell.run(["docker", "network", "disconnect", "kind", name], env=env)
     if exists(cfg):
         shell.run(["kind", "delete", "cluster", "--name", cfg.cluster_name,
                    "--kubeconfig", str(cfg.kubeconfig)], env=env, timeout=300, stream=echo)
+    detached, others = registry.disconnect_from_kind_network(cfg)
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        echo(f"The registries stay on the `{registry.KIND_NETWORK}` network: other containers use it ({shown}).")
     if cfg.kubeconfig.exists():
         cfg.kubeconfig.unlink()
     echo(f"Cluster {cfg.cluster_name} deleted.")

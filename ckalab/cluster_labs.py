@@ -1107,7 +1107,22 @@ def _setup13(lab: Lab) -> None:
     build_push(lab, IMAGE13, "1.0")               # built only: it goes to no registry
     delete_namespaces(NS13)                       # no Pod may keep the image in use
     crictl("rmi", normalized(IMAGE13))            # the starting state: NOT on the node (error ignored)
+    _wait_until_node_forgets(normalized(IMAGE13))
     apply_manifest(lab, "deployment.yaml")
+
+
+def _wait_until_node_forgets(image: str, timeout: float = 120) -> None:
+    """Wait until no node lists `image` in status.images any more.
+
+    The kubelet reports the node's images with its periodic status update, so an image just
+    removed from containerd stays listed for a while; a Check in that window would see it.
+    """
+    deadline = time.monotonic() + timeout
+    while any(image in node_images(n) for n in Kube(budget=5).nodes()):
+        if time.monotonic() > deadline:
+            raise CourseError(f"The node still lists {image} in status.images {int(timeout)} s after "
+                              "it was removed from containerd.", "run lab.reset() again.")
+        time.sleep(3)
 
 
 def _solve13(lab: Lab) -> None:
@@ -1263,9 +1278,22 @@ def _check14(lab: Lab, r: CheckResult) -> None:
               "node shows the full error")
 
 
+def _forget_private_image14() -> None:
+    """Remove the private image from the node's containerd (errors ignored: it may be absent).
+
+    A `crictl pull --creds` on the node (hint 3) stores it there, and the kubelet's default
+    imagePullCredentialsVerificationPolicy, NeverVerifyPreloadedImages, never re-checks credentials
+    for an image it did not pull itself: under IfNotPresent the container would then start without
+    a pull Secret, and the lab could never be broken again.
+    """
+    delete_namespaces(NS14)                       # no container may keep the image in use
+    crictl("rmi", normalized(f"{private_host()}/metrics-agent:0.9"))
+
+
 def _setup14(lab: Lab) -> None:
     build_push(lab, f"{open_host()}/fraud-scorer:2.4", "2.4")
     build_push(lab, f"{_cfg().private_registry}/metrics-agent:0.9", "0.9")
+    _forget_private_image14()
     apply_manifest(lab, "deployment.yaml")
     lab.work_dir.mkdir(parents=True, exist_ok=True)
 
@@ -1292,7 +1320,7 @@ def _solve14(lab: Lab) -> None:
 
 
 def _teardown14(lab: Lab) -> None:
-    delete_namespaces(NS14)
+    _forget_private_image14()
 
 
 def _write_answer(lab: Lab, image: str, reason: str) -> None:

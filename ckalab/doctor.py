@@ -13,6 +13,7 @@ import platform
 import re
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import requests
 
@@ -21,12 +22,19 @@ from . import shell
 from .errors import CourseError
 from .settings import Settings
 from .checks import inline_code
+from .shell import INSTALL_DOCKER, docker_client  # noqa: F401  (docker_client: kept importable from here)
 
 LEFT = "style='text-align:left'"  # JupyterLab right-aligns table cells
 
-INSTALL_DOCKER = "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop"
 INSTALL_KIND = "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"
 INSTALL_KUBECTL = "install kubectl (https://kubernetes.io/docs/tasks/tools/)"
+KIND_ROOTLESS_DOCS = "https://kind.sigs.k8s.io/docs/user/rootless/"
+
+# kind releases before v0.32 write a kubeadm v1beta3 config, which kubeadm v1.37 rejects.
+KIND_MINIMUM = (0, 32)
+# The memory the course asks of a VM that runs the engine (Colima): a kind node, two registries
+# and the labs' Pods all run in it.
+VM_MEMORY_RECOMMENDED = 4 * 1024 ** 3
 
 
 @dataclass
@@ -36,6 +44,17 @@ class Check:
     detail: str
     fix: str = ""
     optional: bool = False
+    warning: bool = False  # works for now, but something will break (ok stays True; a fix is shown)
+
+    @property
+    def mark(self) -> str:
+        if self.warning:
+            return "warn"
+        return "ok" if self.ok else ("--" if self.optional else "NO")
+
+    @property
+    def shows_fix(self) -> bool:
+        return bool(self.fix) and (self.warning or not self.ok)
 
 
 @dataclass
@@ -60,6 +79,9 @@ class Environment:
     def missing(self) -> list[Check]:
         return [c for c in self.checks if not c.ok and not c.optional]
 
+    def warnings(self) -> list[Check]:
+        return [c for c in self.checks if c.warning]
+
     def summary(self) -> str:
         what = {"cluster": "everything runs (Docker + kind cluster)",
                 "docker": "Docker cells run; cluster cells will say they were skipped",
@@ -68,20 +90,20 @@ class Environment:
 
     def __str__(self) -> str:
         width = max(len(c.name) for c in self.checks) if self.checks else 10
+        marks = max(len(c.mark) for c in self.checks) if self.checks else 2
         lines = []
         for c in self.checks:
-            mark = "ok " if c.ok else ("-- " if c.optional else "NO ")
-            lines.append(f"{mark} {c.name.ljust(width)}  {c.detail}")
-            if not c.ok and c.fix:
-                lines.append(f"    {''.ljust(width)}  fix: {c.fix}")
+            lines.append(f"{c.mark.ljust(marks)}  {c.name.ljust(width)}  {c.detail}")
+            if c.shows_fix:
+                lines.append(f"{''.ljust(marks)}  {''.ljust(width)}  fix: {c.fix}")
         lines.append(self.summary())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         rows = []
         for c in self.checks:
-            mark = "\u2705" if c.ok else ("\u2796" if c.optional else "\u274c")
-            fix = "" if c.ok else inline_code(c.fix)
+            mark = {"warn": "\u26a0\ufe0f", "ok": "\u2705", "--": "\u2796", "NO": "\u274c"}[c.mark]
+            fix = inline_code(c.fix) if c.shows_fix else ""
             rows.append(f"<tr><td>{mark}</td><td {LEFT}>{html.escape(c.name)}</td>"
                         f"<td {LEFT}>{html.escape(c.detail)}</td><td {LEFT}>{fix}</td></tr>")
         return (f"<table><tr><th></th><th {LEFT}>check</th><th {LEFT}>status</th><th {LEFT}>fix</th></tr>"
@@ -89,30 +111,6 @@ class Environment:
 
 
 # ---------------------------------------------------------------- Docker
-
-def docker_client(timeout: int = 10):
-    """A docker SDK client, or a CourseError that says how to get Docker running."""
-    if not shutil.which("docker"):
-        raise CourseError("Docker is not installed on this machine (no `docker` command).",
-                          f"{INSTALL_DOCKER}, then run `make doctor`.")
-    import docker
-    host = shell.docker_host()
-    try:
-        client = docker.DockerClient(base_url=host, timeout=timeout) if host else docker.from_env(timeout=timeout)
-        client.ping()
-        return client
-    except docker.errors.DockerException as exc:
-        text = str(exc)
-        if "Permission denied" in text:
-            raise CourseError("Docker is installed but this user may not talk to the Docker Engine "
-                              "(permission denied on its socket).",
-                              "add yourself to the `docker` group (`sudo usermod -aG docker $USER`), "
-                              "log out and in, then run `make doctor`.") from None
-        raise CourseError("Docker is installed but the Docker Engine is not running "
-                          f"(cannot connect to {host or 'the default socket'}).",
-                          "start it (`sudo systemctl start docker`, or open Docker Desktop), "
-                          "then run `make doctor`.") from None
-
 
 def check_docker() -> tuple[Check, object | None]:
     try:
@@ -125,11 +123,127 @@ def check_docker() -> tuple[Check, object | None]:
                  f"{version.get('Os')}/{version.get('Arch')}"), client
 
 
-def check_architecture(client) -> Check:
+def engine_info(client) -> dict:
+    """`docker info` of the engine, asked once per diagnosis ({} without an engine)."""
+    if client is None:
+        return {}
+    try:
+        return client.info() or {}
+    except Exception:
+        return {}
+
+
+def check_architecture(client, info: dict | None = None) -> Check:
     host = platform.machine()
-    engine = client.info().get("Architecture", "?") if client else "?"
+    info = engine_info(client) if info is None else info
+    engine = info.get("Architecture", "?") if info else "?"
     return Check("architecture", True,
                  f"host {host}, engine {engine}: images you build here are for this architecture")
+
+
+def is_rootless_engine(endpoint: shell.DockerEndpoint, info: dict | None) -> bool:
+    """Rootless Docker: its socket under $XDG_RUNTIME_DIR, or the engine says so in `docker info`."""
+    options = (info or {}).get("SecurityOptions") or []
+    return shell.is_rootless_socket(endpoint.host) or any("name=rootless" in str(o) for o in options)
+
+
+def delegated_controllers(cgroup_root: str | Path = "/sys/fs/cgroup", uid: int | None = None) -> set[str] | None:
+    """cgroup v2 controllers systemd delegates to this user's services (None: cannot tell)."""
+    uid = os.getuid() if uid is None else uid
+    path = Path(cgroup_root) / "user.slice" / f"user-{uid}.slice" / f"user@{uid}.service" / "cgroup.controllers"
+    try:
+        return set(path.read_text().split())
+    except OSError:
+        return None
+
+
+def check_docker_endpoint(endpoint: shell.DockerEndpoint | None = None, info: dict | None = None, *,
+                          cgroup_root: str | Path = "/sys/fs/cgroup") -> Check:
+    """Which engine the course talks to and why; what rootless Docker or Colima means for kind.
+
+    Reads the learner's Docker context (never writes anything under ~/.docker)."""
+    endpoint = endpoint or shell.docker_endpoint()
+    name = "docker endpoint"
+    if endpoint.host is None and not endpoint.note:
+        return Check(name, False, "no Docker socket found (no DOCKER_HOST, no docker context, no "
+                                  "/var/run/docker.sock or Docker Desktop socket)",
+                     "start Docker, or set DOCKER_HOST to your engine's socket, then run `make doctor`",
+                     optional=True)
+    where = f"{endpoint.host} ({endpoint.source})" if endpoint.host else "no Docker socket found"
+    if endpoint.context and endpoint.note:
+        target = f" ({endpoint.context_host})" if endpoint.context_host else ""
+        return Check(name, True, f"{where}; your docker context '{endpoint.context}'{target} is not "
+                                 f"followed: {endpoint.note}",
+                     (f"export DOCKER_HOST={endpoint.context_host} (plus DOCKER_TLS_VERIFY=1 and "
+                      "DOCKER_CERT_PATH if that engine uses TLS), then run `make doctor`"
+                      if endpoint.context_host else
+                      "`docker context ls` shows the contexts that exist; `docker context use NAME` picks one"),
+                     warning=True)
+    if is_rootless_engine(endpoint, info):
+        detail = (f"{where}: rootless Docker. kind needs cgroup v2 with the cpu controller delegated "
+                  f"to your user's services ({KIND_ROOTLESS_DOCS})")
+        controllers = delegated_controllers(cgroup_root)
+        fix = ("delegate the controllers: create /etc/systemd/system/user@.service.d/delegate.conf with "
+               "`[Service]` and `Delegate=yes`, run `sudo systemctl daemon-reload` and "
+               f"`systemctl --user restart docker` ({KIND_ROOTLESS_DOCS})")
+        if controllers is not None and "cpu" in controllers:
+            return Check(name, True, f"{detail}; delegated: {' '.join(sorted(controllers))}")
+        if controllers is None:
+            return Check(name, True, f"{detail}; could not read which controllers are delegated", fix,
+                         warning=True)
+        return Check(name, True, f"{detail}; delegated: {' '.join(sorted(controllers)) or 'none'} (no cpu)",
+                     fix, warning=True)
+    if shell.is_colima_socket(endpoint.host):
+        memory, cpus = (info or {}).get("MemTotal"), (info or {}).get("NCPU")
+        size = (f"{cpus} CPUs, {memory / 1024 ** 3:.1f} GiB memory" if memory and cpus else "its size unknown")
+        detail = f"{where}: Colima. kind's node, the registries and the labs' Pods run inside the Colima VM ({size})"
+        if memory and memory < VM_MEMORY_RECOMMENDED:
+            return Check(name, True, f"{detail}, less than the {VM_MEMORY_RECOMMENDED // 1024 ** 3} GiB "
+                                     "the course asks for", "`colima stop`, then `colima start --cpu 4 --memory 8`",
+                         warning=True)
+        return Check(name, True, detail)
+    return Check(name, True, where)
+
+
+def cgroup_fs_type(path: str | Path = "/sys/fs/cgroup", mounts: str | Path = "/proc/self/mounts") -> str | None:
+    """The filesystem type mounted at `path`, named as `stat -f` names it: "cgroup2fs" (cgroup v2),
+    "tmpfs" (v1 or hybrid), "cgroup" (v1); None when nothing is mounted there (e.g. macOS)."""
+    try:
+        lines = Path(mounts).read_text().splitlines()
+    except OSError:
+        return None
+    fstype = None
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 3 and fields[1] == str(path):
+            fstype = fields[2]  # the last mount on a path hides the ones before it
+    return {"cgroup2": "cgroup2fs"}.get(fstype, fstype)
+
+
+def check_cgroups(info: dict | None = None, *, path: str | Path = "/sys/fs/cgroup",
+                  mounts: str | Path = "/proc/self/mounts") -> Check:
+    """cgroup v1 hosts: kubelet v1.35+ refuses them by default, so kind's nodes do not start.
+
+    The engine's own report (`docker info`, CgroupVersion) decides when there is one: kind's
+    nodes run where the engine runs, which is a VM for Docker Desktop and Colima."""
+    name = "cgroup v2"
+    fstype = cgroup_fs_type(path, mounts)
+    engine = str((info or {}).get("CgroupVersion") or "")
+    local = f"{path} is {fstype}" if fstype else f"no cgroup filesystem at {path}"
+    v1 = engine == "1" or (engine != "2" and fstype in ("tmpfs", "cgroup"))
+    if v1:
+        said = "; Docker reports cgroup v1" if engine == "1" else ""
+        return Check(name, True,
+                     f"cgroup v1 or hybrid ({local}{said}): kubelet v1.35+ refuses cgroup v1 unless its config sets "
+                     "failCgroupV1: false, so kind clusters will not start",
+                     "use a cgroup v2 host: boot with systemd.unified_cgroup_hierarchy=1 (add it to "
+                     "GRUB_CMDLINE_LINUX in /etc/default/grub, run `sudo update-grub`, reboot), or a current "
+                     "Docker Desktop or OS release", warning=True)
+    if engine == "2":
+        return Check(name, True, f"cgroup v2 (Docker reports cgroup v2; {local})")
+    if fstype == "cgroup2fs":
+        return Check(name, True, f"cgroup v2 ({local})")
+    return Check(name, True, f"cgroup version unknown ({local}, and Docker did not say)", optional=True)
 
 
 def check_base_images(client, cfg: Settings) -> Check:
@@ -178,7 +292,29 @@ def check_tool(name: str, version_args: list[str], fix: str) -> Check:
         except (ValueError, KeyError):
             return Check(name, True, text)
         return Check(name, True, f"kubectl {version}{kubectl_skew_note(version)}")
+    if name == "kind":
+        return check_kind_version(text)
     return Check(name, True, text)
+
+
+def parse_kind_version(text: str) -> tuple[int, int, int] | None:
+    """(0, 33, 0) from `kind version` output such as `kind v0.33.0 go1.27.2 linux/amd64`."""
+    match = re.search(r"\bv(\d+)\.(\d+)\.(\d+)", text)
+    return tuple(int(g) for g in match.groups()) if match else None
+
+
+def check_kind_version(text: str) -> Check:
+    version = parse_kind_version(text)
+    if version is None:
+        return Check("kind", True, f"{text} (version not recognised; the course uses kind "
+                                   f"{settings_module.KIND_VERSION})")
+    if version[:2] < KIND_MINIMUM:
+        return Check("kind", False,
+                     f"kind v{'.'.join(map(str, version))} is older than v{KIND_MINIMUM[0]}.{KIND_MINIMUM[1]}: "
+                     "kubeadm v1.37 rejects the v1beta3 config older kind writes",
+                     f"install kind {settings_module.KIND_VERSION} "
+                     "(https://kind.sigs.k8s.io/docs/user/quick-start/#installation), then run `make doctor`")
+    return Check("kind", True, text)
 
 
 def kubectl_skew_note(version: str) -> str:
@@ -192,6 +328,7 @@ def kubectl_skew_note(version: str) -> str:
 
 
 def check_cluster(cfg: Settings, docker_ok: bool, kind_ok: bool, kubectl_ok: bool) -> Check:
+    """`kind_ok`: kind is installed (a kind too old to create the cluster can still list it)."""
     name = f"cluster {cfg.cluster_name}"
     if not (docker_ok and kind_ok and kubectl_ok):
         return Check(name, False, "needs Docker, kind and kubectl first", "fix the lines above, then `make cluster`")
@@ -217,7 +354,10 @@ def diagnose(cfg: Settings | None = None) -> Environment:
     docker_check, client = check_docker()
     env.checks.append(docker_check)
     env.docker = docker_check.ok
-    env.checks.append(check_architecture(client))
+    info = engine_info(client)
+    env.checks.append(check_docker_endpoint(shell.docker_endpoint(), info))
+    env.checks.append(check_architecture(client, info))
+    env.checks.append(check_cgroups(info))
     if client is not None:
         env.checks.append(check_base_images(client, cfg))
         env.checks.append(check_registry(f"http://{cfg.open_registry}/v2/",
@@ -227,7 +367,7 @@ def diagnose(cfg: Settings | None = None) -> Environment:
     kind = check_tool("kind", ["version"], INSTALL_KIND)
     kubectl = check_tool("kubectl", ["version", "--client", "-o", "json"], INSTALL_KUBECTL)
     env.checks += [kind, kubectl]
-    cluster = check_cluster(cfg, env.docker, kind.ok, kubectl.ok)
+    cluster = check_cluster(cfg, env.docker, shutil.which("kind") is not None, kubectl.ok)
     env.checks.append(cluster)
     env.cluster = cluster.ok
     if not env.docker:

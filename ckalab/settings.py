@@ -12,6 +12,7 @@ from pathlib import Path
 
 # kind v0.33.0 lists this image for Kubernetes v1.37.0 in its release notes; the
 # digest pins the build made for that kind release (kind requires the digest).
+# CKALAB_NODE_IMAGE replaces it (e.g. a node image built locally, for CI).
 KIND_VERSION = "v0.33.0"
 KUBERNETES_VERSION = "v1.37.0"
 NODE_IMAGE = (
@@ -44,6 +45,9 @@ class Settings:
     private_registry_port: int = 5002
     registry_image: str = REGISTRY_IMAGE
     node_image: str = NODE_IMAGE
+    # CKALAB_KIND_CONFIG_EXTRA: a YAML file merged into the generated kind config
+    # (cluster.kind_config). For host workarounds a CI script needs; the course adds none.
+    kind_config_extra: Path | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -91,11 +95,16 @@ class Settings:
 def load() -> Settings:
     """Settings from the environment (CKALAB_*), defaults otherwise."""
     env = os.environ
+    root = find_course_root()
+    extra = (env.get("CKALAB_KIND_CONFIG_EXTRA") or "").strip()
     return Settings(
-        root=find_course_root(),
+        root=root,
         cluster_name=env.get("CKALAB_CLUSTER", "cka-images"),
         open_registry_port=int(env.get("CKALAB_OPEN_REGISTRY_PORT", "5001")),
         private_registry_port=int(env.get("CKALAB_PRIVATE_REGISTRY_PORT", "5002")),
         open_registry_name=env.get("CKALAB_OPEN_REGISTRY_NAME", "kind-registry"),
         private_registry_name=env.get("CKALAB_PRIVATE_REGISTRY_NAME", "private-registry"),
+        node_image=(env.get("CKALAB_NODE_IMAGE") or "").strip() or NODE_IMAGE,
+        # A relative path is taken from the course root, where make and the notebooks run.
+        kind_config_extra=(root / Path(extra).expanduser()) if extra else None,
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -10,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import settings as settings_module
+from .errors import CourseError
 from .settings import Settings
 
 
@@ -48,20 +52,161 @@ def prepare_docker_config(cfg: Settings) -> Path:
     return config_dir
 
 
-def docker_host() -> str | None:
-    """The engine endpoint: DOCKER_HOST, else the default socket, else Docker Desktop's.
+INSTALL_DOCKER = "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop"
 
-    The course runs docker with its own DOCKER_CONFIG, so the learner's docker
-    context (kept in ~/.docker/config.json, which the course never reads) is not
-    followed; looking for the known socket files finds the same engine instead.
+# Sockets tried when neither DOCKER_HOST nor a Docker context names the engine.
+DEFAULT_SOCKETS = ("/var/run/docker.sock", "~/.docker/desktop/docker.sock", "~/.docker/run/docker.sock")
+
+
+@dataclass(frozen=True)
+class DockerEndpoint:
+    """The engine the course talks to, and why (what `make doctor` reports)."""
+    host: str | None               # unix:///..., tcp://...; None: nothing found
+    source: str                    # "DOCKER_HOST", "docker context NAME", "default socket", "none found"
+    context: str | None = None     # the learner's current Docker context, when not "default"
+    context_host: str | None = None  # that context's endpoint, also when the course does not follow it
+    note: str = ""                 # why that context is not followed
+
+
+def is_course_docker_config(path: str | Path) -> bool:
+    """True for a course's own DOCKER_CONFIG (<checkout>/.ckalab/docker), which holds no contexts."""
+    path = Path(path).expanduser()
+    return path.name == "docker" and path.parent.name == ".ckalab"
+
+
+def learner_docker_config_dir() -> Path:
+    """The learner's Docker config dir: DOCKER_CONFIG, unless that is the course's own, else ~/.docker.
+
+    Only read (for the current context), never written."""
+    value = os.environ.get("DOCKER_CONFIG")
+    if value and not is_course_docker_config(value):
+        return Path(value).expanduser()
+    return Path.home() / ".docker"
+
+
+def current_docker_context(config_dir: Path | None = None) -> str | None:
+    """DOCKER_CONTEXT, else "currentContext" of the learner's config.json (nothing else is read)."""
+    if os.environ.get("DOCKER_CONTEXT"):
+        return os.environ["DOCKER_CONTEXT"]
+    config_dir = config_dir or learner_docker_config_dir()
+    try:
+        data = json.loads((config_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    name = data.get("currentContext") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _context_meta_host(path: Path, name: str) -> str | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("Name") != name:
+        return None
+    host = ((data.get("Endpoints") or {}).get("docker") or {}).get("Host")
+    return host if isinstance(host, str) and host else None
+
+
+def docker_context_host(name: str, config_dir: Path | None = None) -> str | None:
+    """The Docker endpoint of context `name`, from contexts/meta/<sha256 of name>/meta.json (read only)."""
+    meta = (config_dir or learner_docker_config_dir()) / "contexts" / "meta"
+    host = _context_meta_host(meta / hashlib.sha256(name.encode()).hexdigest() / "meta.json", name)
+    if host:
+        return host
+    try:
+        others = sorted(meta.glob("*/meta.json"))
+    except OSError:
+        return None
+    return next((h for h in (_context_meta_host(p, name) for p in others) if h), None)
+
+
+def docker_endpoint() -> DockerEndpoint:
+    """The engine endpoint, found the way the docker CLI finds it: DOCKER_HOST, else the learner's
+    current Docker context (a unix:// socket; e.g. Colima, rootless Docker, Docker Desktop),
+    else the default socket, else Docker Desktop's.
+
+    The course runs docker with its own DOCKER_CONFIG, where the learner's contexts do not exist,
+    so it passes the endpoint found here as DOCKER_HOST. Contexts on tcp:// or ssh:// (which may
+    need TLS material or an SSH agent) are reported by the doctor, not followed.
     """
     if os.environ.get("DOCKER_HOST"):
-        return os.environ["DOCKER_HOST"]
-    for path in ("/var/run/docker.sock", Path.home() / ".docker/desktop/docker.sock",
-                 Path.home() / ".docker/run/docker.sock"):
-        if Path(path).exists():
-            return f"unix://{path}"
-    return None
+        return DockerEndpoint(os.environ["DOCKER_HOST"], "DOCKER_HOST")
+    config_dir = learner_docker_config_dir()
+    context = current_docker_context(config_dir)
+    context_host, note = None, ""
+    if context and context != "default":
+        context_host = docker_context_host(context, config_dir)
+        if context_host is None:
+            note = f"it has no metadata under {config_dir / 'contexts' / 'meta'}"
+        elif context_host.startswith("unix://"):
+            return DockerEndpoint(context_host, f"docker context {context}", context, context_host)
+        else:
+            note = "the course follows only unix:// socket contexts"
+    else:
+        context = None
+    for candidate in DEFAULT_SOCKETS:
+        path = Path(candidate).expanduser()
+        if path.exists():
+            return DockerEndpoint(f"unix://{path}", "default socket", context, context_host, note)
+    return DockerEndpoint(None, "none found", context, context_host, note)
+
+
+def socket_path(host: str | None) -> str | None:
+    return host[len("unix://"):] if host and host.startswith("unix://") else None
+
+
+def is_rootless_socket(host: str | None) -> bool:
+    """Rootless Docker listens on $XDG_RUNTIME_DIR/docker.sock (/run/user/UID/docker.sock)."""
+    path = socket_path(host)
+    if not path:
+        return False
+    candidates = {f"/run/user/{os.getuid()}/docker.sock"} if hasattr(os, "getuid") else set()
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        candidates.add(str(Path(os.environ["XDG_RUNTIME_DIR"]) / "docker.sock"))
+    return os.path.normpath(path) in {os.path.normpath(c) for c in candidates}
+
+
+def is_colima_socket(host: str | None) -> bool:
+    """Colima's sockets: ~/.colima/<profile>/docker.sock (or under $COLIMA_HOME / ~/.config/colima)."""
+    path = socket_path(host)
+    return bool(path) and re.search(r"(^|/)\.?colima/([^/]+/)?docker\.sock$", path) is not None
+
+
+def start_engine_hint(host: str | None) -> str:
+    if is_colima_socket(host):
+        return "start it (`colima start`)"
+    if is_rootless_socket(host):
+        return "start it (`systemctl --user start docker`)"
+    return "start it (`sudo systemctl start docker`, or open Docker Desktop)"
+
+
+def docker_host() -> str | None:
+    """The engine endpoint the course uses (see `docker_endpoint`)."""
+    return docker_endpoint().host
+
+
+def docker_client(timeout: int = 10):
+    """A docker SDK client, or a CourseError that says how to get Docker running."""
+    if not shutil.which("docker"):
+        raise CourseError("Docker is not installed on this machine (no `docker` command).",
+                          f"{INSTALL_DOCKER}, then run `make doctor`.")
+    import docker
+    host = docker_host()
+    try:
+        client = docker.DockerClient(base_url=host, timeout=timeout) if host else docker.from_env(timeout=timeout)
+        client.ping()
+        return client
+    except docker.errors.DockerException as exc:
+        text = str(exc)
+        if "Permission denied" in text:
+            raise CourseError("Docker is installed but this user may not talk to the Docker Engine "
+                              "(permission denied on its socket).",
+                              "add yourself to the `docker` group (`sudo usermod -aG docker $USER`), "
+                              "log out and in, then run `make doctor`.") from None
+        raise CourseError("Docker is installed but the Docker Engine is not running "
+                          f"(cannot connect to {host or 'the default socket'}).",
+                          f"{start_engine_hint(host)}, then run `make doctor`.") from None
 
 
 def course_env(cfg: Settings | None = None) -> dict[str, str]:

@@ -914,14 +914,22 @@ def real_cluster():
 
 
 @pytest.mark.parametrize("lab_id", list(SCENARIOS))
-def test_real_cluster_cycle(real_cluster, lab_id):
+def test_real_cluster_cycle(real_cluster, lab_id, capsys):
     """setup -> Check fails on first_failure -> solve -> Check passes -> teardown, on the kind cluster."""
     lab = labs.get(lab_id)
     lab.teardown()
     try:
-        assert lab.setup()
+        # setup() returns None: it prints "<id> is ready" once the starting state exists, or one
+        # Skipped line (and nothing else) when the cluster is not usable.
+        lab.setup()
+        printed = capsys.readouterr().out
+        assert f"{lab.id} is ready" in printed and "\u23ed Skipped" not in printed, printed
         result = lab.check(record=False)
-        assert not result.get(lab.first_failure).passed, str(result)
+        # Every sub-check ran against the cluster (no "needs a kind cluster", no checker error), and
+        # the first one to fail is the lab's first_failure, failed for a reason of its own.
+        assert [s.name for s in result.subchecks] == lab.checks, str(result)
+        assert result.failed() and result.failed()[0].name == lab.first_failure, str(result)
+        assert "not checked" not in result.get(lab.first_failure).reason, str(result)
         lab.solve()
         result = cluster_labs.wait_until_passes(lab, 180)
         assert result.passed, str(result)

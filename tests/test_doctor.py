@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from pathlib import Path
 
-from ckalab import doctor
+import pytest
+
+from ckalab import doctor, shell
 from ckalab.__main__ import main
 
 
@@ -60,3 +65,224 @@ def test_kubectl_version_skew_is_reported():
     assert doctor.kubectl_skew_note("v1.37.0") == ""
     assert doctor.kubectl_skew_note("v1.36.4") == "" and doctor.kubectl_skew_note("v1.38.1") == ""
     assert "install kubectl v1.36 to v1.38" in doctor.kubectl_skew_note("v1.32.4-dispatcher")
+
+
+# ---------------------------------------------------------------- output format
+
+def test_text_rows_keep_their_format_and_warnings_show_a_fix():
+    env = doctor.Environment(checks=[doctor.Check("docker engine", True, "Docker Engine 28"),
+                                     doctor.Check("kind", False, "not installed", "install kind")])
+    assert str(env).splitlines()[:3] == ["ok  docker engine  Docker Engine 28",
+                                         "NO  kind           not installed",
+                                         "                   fix: install kind"]
+    env.checks.append(doctor.Check("cgroup v2", True, "cgroup v1", "use a cgroup v2 host", warning=True))
+    lines = str(env).splitlines()
+    assert lines[0] == "ok    docker engine  Docker Engine 28"
+    assert lines[3] == "warn  cgroup v2      cgroup v1"
+    assert lines[4] == "                     fix: use a cgroup v2 host"
+    assert env.missing() == [env.check("kind")] and env.warnings() == [env.check("cgroup v2")]
+    assert "\u26a0" in env._repr_html_() and "use a cgroup v2 host" in env._repr_html_()
+
+
+# ---------------------------------------------------------------- kind version
+
+def test_kind_version_is_parsed_from_kind_version_output():
+    assert doctor.parse_kind_version("kind v0.33.0 go1.27.2 linux/amd64") == (0, 33, 0)
+    assert doctor.parse_kind_version("kind v0.31.0-alpha+2a1b go1.25.1 darwin/arm64") == (0, 31, 0)
+    assert doctor.parse_kind_version("something else") is None
+
+
+@pytest.mark.parametrize("output,ok", [
+    ("kind v0.33.0 go1.27.2 linux/amd64", True),
+    ("kind v0.32.0 go1.26.0 linux/amd64", True),
+    ("kind v0.31.0 go1.25.1 linux/amd64", False),
+    ("kind v0.20.0 go1.20.4 linux/amd64", False),
+])
+def test_a_kind_older_than_v0_32_is_a_problem(tmp_path, monkeypatch, output, ok):
+    fake = tmp_path / "kind"
+    fake.write_text(f"#!/bin/sh\necho '{output}'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    check = doctor.check_tool("kind", ["version"], doctor.INSTALL_KIND)
+    assert check.ok is ok, check
+    if ok:
+        assert check.detail == output
+    else:
+        assert "kubeadm v1.37 rejects the v1beta3 config older kind writes" in check.detail
+        assert "install kind v0.33.0" in check.fix and "\n" not in check.fix
+
+
+# ---------------------------------------------------------------- cgroups
+
+def _mounts(tmp_path, *lines):
+    path = tmp_path / "mounts"
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+V2 = "cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0"
+HYBRID = ["tmpfs /sys/fs/cgroup tmpfs ro,nosuid,nodev,noexec,mode=755 0 0",
+          "cgroup2 /sys/fs/cgroup/unified cgroup2 rw,nosuid,nodev,noexec,relatime 0 0",
+          "cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0"]
+
+
+def test_cgroup_fs_type_reads_the_mount_table(tmp_path):
+    assert doctor.cgroup_fs_type(mounts=_mounts(tmp_path, "proc /proc proc rw 0 0", V2)) == "cgroup2fs"
+    assert doctor.cgroup_fs_type(mounts=_mounts(tmp_path, *HYBRID)) == "tmpfs"
+    assert doctor.cgroup_fs_type("/elsewhere", mounts=_mounts(tmp_path, V2)) is None
+    assert doctor.cgroup_fs_type(mounts=tmp_path / "absent") is None
+
+
+def test_cgroup_v2_host_is_ok(tmp_path):
+    check = doctor.check_cgroups(mounts=_mounts(tmp_path, V2))
+    assert check.ok and not check.warning and "cgroup2fs" in check.detail
+
+
+def test_cgroup_v1_host_is_a_warning_with_the_fix(tmp_path):
+    check = doctor.check_cgroups(mounts=_mounts(tmp_path, *HYBRID))
+    assert check.warning and check.ok  # a warning: it does not change the level
+    assert "tmpfs" in check.detail and "failCgroupV1: false" in check.detail
+    assert "kind clusters will not start" in check.detail
+    assert "systemd.unified_cgroup_hierarchy=1" in check.fix and "Docker Desktop" in check.fix
+
+
+def test_the_engines_cgroup_version_decides(tmp_path):
+    # Docker Desktop / Colima: the engine (and kind's nodes) run in a VM with cgroup v2.
+    assert not doctor.check_cgroups({"CgroupVersion": "2"}, mounts=_mounts(tmp_path, *HYBRID)).warning
+    assert not doctor.check_cgroups({"CgroupVersion": "2"}, mounts=tmp_path / "absent").warning
+    # An engine on a cgroup v1 host is a warning even where this machine has cgroup v2.
+    check = doctor.check_cgroups({"CgroupVersion": "1"}, mounts=_mounts(tmp_path, V2))
+    assert check.warning and "Docker reports cgroup v1" in check.detail
+    unknown = doctor.check_cgroups({}, mounts=tmp_path / "absent")
+    assert unknown.ok and not unknown.warning and "unknown" in unknown.detail
+
+
+# ---------------------------------------------------------------- Docker endpoint and context
+
+def _fingerprint_tree(root: Path) -> dict:
+    if not root.exists():
+        return {"absent": True}
+    out = {}
+    for path in sorted(root.rglob("*")):
+        stat = path.lstat()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        out[str(path.relative_to(root))] = (digest, stat.st_mode, stat.st_mtime_ns)
+    out["."] = root.stat().st_mtime_ns
+    return out
+
+
+@pytest.fixture
+def learner_home(tmp_path, monkeypatch, isolated_state):
+    """$HOME in a temp dir (and a throwaway course root), with no Docker variables that would
+    hide the context."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "XDG_RUNTIME_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+def _context(config_dir: Path, name: str, host: str, current: bool = True) -> None:
+    meta = config_dir / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps(
+        {"Name": name, "Metadata": {"Description": name}, "Endpoints": {"docker": {"Host": host}}}))
+    if current:
+        (config_dir / "config.json").write_text(json.dumps(
+            {"auths": {"example.invalid": {"auth": "eDp5"}}, "currentContext": name}))
+
+
+def test_docker_host_wins_over_the_context(learner_home, monkeypatch):
+    _context(learner_home / ".docker", "colima", f"unix://{learner_home}/.colima/default/docker.sock")
+    monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/elsewhere.sock")
+    endpoint = shell.docker_endpoint()
+    assert endpoint.host == "unix:///tmp/elsewhere.sock" and endpoint.source == "DOCKER_HOST"
+
+
+def test_colima_context_is_followed_and_explained(learner_home):
+    sock = f"unix://{learner_home}/.colima/default/docker.sock"
+    _context(learner_home / ".docker", "colima", sock)
+    endpoint = shell.docker_endpoint()
+    assert endpoint.host == sock and endpoint.source == "docker context colima"
+    assert shell.course_env()["DOCKER_HOST"] == sock  # the course's docker commands use it too
+    small = doctor.check_docker_endpoint(endpoint, {"MemTotal": 2 * 1024 ** 3, "NCPU": 2})
+    assert small.warning and "Colima" in small.detail and "2 CPUs, 2.0 GiB" in small.detail
+    assert "colima start --cpu 4 --memory 8" in small.fix
+    big = doctor.check_docker_endpoint(endpoint, {"MemTotal": 8 * 1024 ** 3, "NCPU": 4})
+    assert big.ok and not big.warning and "Colima" in big.detail
+
+
+def test_the_learners_context_is_read_from_home_not_the_course_docker_config(learner_home, monkeypatch,
+                                                                              isolated_state):
+    _context(learner_home / ".docker", "colima", f"unix://{learner_home}/.colima/default/docker.sock")
+    monkeypatch.setenv("DOCKER_CONFIG", str(isolated_state.docker_config_dir))  # set by ck.start()
+    assert shell.docker_endpoint().context == "colima"
+    other = learner_home / "other-docker-config"
+    other.mkdir()
+    _context(other, "desktop-linux", f"unix://{learner_home}/.docker/run/docker.sock")
+    monkeypatch.setenv("DOCKER_CONFIG", str(other))  # the learner's own DOCKER_CONFIG is honoured
+    assert shell.docker_endpoint().source == "docker context desktop-linux"
+
+
+def test_a_tcp_context_is_reported_not_followed(learner_home):
+    _context(learner_home / ".docker", "remote", "tcp://build-box.example:2376")
+    endpoint = shell.docker_endpoint()
+    assert endpoint.source != "docker context remote" and endpoint.context_host == "tcp://build-box.example:2376"
+    check = doctor.check_docker_endpoint(endpoint, {})
+    assert check.warning and "'remote'" in check.detail
+    assert "export DOCKER_HOST=tcp://build-box.example:2376" in check.fix
+
+
+def test_a_context_without_metadata_is_a_warning(learner_home):
+    (learner_home / ".docker").mkdir()
+    (learner_home / ".docker" / "config.json").write_text('{"currentContext": "gone"}')
+    check = doctor.check_docker_endpoint(shell.docker_endpoint(), {})
+    assert check.warning and "no metadata" in check.detail and "docker context ls" in check.fix
+
+
+def test_rootless_docker_is_named_with_what_kind_needs(learner_home, monkeypatch, tmp_path):
+    runtime = tmp_path / "run-user"
+    runtime.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{runtime}/docker.sock")
+    endpoint = shell.docker_endpoint()
+    cgroup = tmp_path / "cgroup"
+    service = cgroup / "user.slice" / f"user-{os.getuid()}.slice" / f"user@{os.getuid()}.service"
+    service.mkdir(parents=True)
+    (service / "cgroup.controllers").write_text("memory pids\n")
+    check = doctor.check_docker_endpoint(endpoint, {}, cgroup_root=cgroup)
+    assert check.warning and "rootless Docker" in check.detail and "cgroup v2" in check.detail
+    assert "kind.sigs.k8s.io/docs/user/rootless" in check.detail and "Delegate=yes" in check.fix
+    (service / "cgroup.controllers").write_text("cpuset cpu io memory pids\n")
+    check = doctor.check_docker_endpoint(endpoint, {}, cgroup_root=cgroup)
+    assert check.ok and not check.warning and "delegated: cpu cpuset io memory pids" in check.detail
+    # The engine saying so is enough, whatever its socket.
+    other = shell.DockerEndpoint("unix:///var/run/docker.sock", "default socket")
+    assert "rootless" in doctor.check_docker_endpoint(
+        other, {"SecurityOptions": ["name=seccomp,profile=builtin", "name=rootless"]}, cgroup_root=cgroup).detail
+
+
+def test_the_doctor_never_writes_under_dot_docker(learner_home, isolated_state):
+    _context(learner_home / ".docker", "colima", f"unix://{learner_home}/.colima/default/docker.sock")
+    (learner_home / ".docker" / "cli-plugins").mkdir()
+    before = _fingerprint_tree(learner_home / ".docker")
+    shell.docker_endpoint()
+    doctor.check_docker_endpoint()
+    doctor.diagnose(isolated_state)
+    shell.course_env(isolated_state)  # links the learner's cli-plugins from the course's own config
+    assert _fingerprint_tree(learner_home / ".docker") == before
+    assert (isolated_state.docker_config_dir / "cli-plugins").resolve() == learner_home / ".docker" / "cli-plugins"
+
+
+def test_the_doctor_creates_no_dot_docker(learner_home, isolated_state):
+    doctor.diagnose(isolated_state)
+    assert not (learner_home / ".docker").exists()
+
+
+def test_no_socket_anywhere_is_said_plainly(learner_home, monkeypatch, tmp_path):
+    monkeypatch.setattr(shell, "DEFAULT_SOCKETS", (str(tmp_path / "no-docker.sock"),))
+    endpoint = shell.docker_endpoint()
+    assert endpoint.host is None and shell.docker_host() is None
+    check = doctor.check_docker_endpoint(endpoint, {})
+    assert not check.ok and check.optional and "DOCKER_HOST" in check.fix

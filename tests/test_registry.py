@@ -110,3 +110,108 @@ def test_down_leaves_foreign_containers_alone(docker_env, monkeypatch, isolated_
         assert client.containers.get("ckalab-test-foreign").status == "running"
     finally:
         foreign.remove(force=True)
+
+
+# ---------------------------------------------------------------- the kind network (fake shell)
+
+class FakeNetwork:
+    """`docker network inspect/connect` and `docker ps` answered from a model of the kind network."""
+
+    def __init__(self, *, network=None, cluster_nodes=("cka-images-control-plane",)):
+        self.network = list(network) if network is not None else None   # None: no kind network
+        self.cluster_nodes = list(cluster_nodes)
+        self.commands = []
+
+    def __call__(self, args, **kwargs):
+        args = list(args)
+        self.commands.append(args)
+        if args[:3] == ["docker", "network", "inspect"]:
+            return shell.Result("", 0 if self.network is not None else 1, "")
+        if args[:2] == ["docker", "ps"] and "network=kind" in args:
+            return shell.Result("", 0, "\n".join(self.network or []))
+        if args[:2] == ["docker", "ps"]:  # the course cluster's nodes, by kind's label
+            return shell.Result("", 0, "\n".join(self.cluster_nodes))
+        if args[:3] == ["docker", "network", "connect"]:
+            self.network.append(args[4])
+            return shell.Result("", 0, "")
+        raise AssertionError(f"unexpected command {args}")
+
+    def connected(self):
+        return [c[4] for c in self.commands if c[:3] == ["docker", "network", "connect"]]
+
+
+@pytest.fixture
+def fake_network(monkeypatch, isolated_state):
+    def make(**kwargs):
+        fake = FakeNetwork(**kwargs)
+        monkeypatch.setattr(shell, "run", fake)
+        return fake
+    return make
+
+
+def test_registries_join_the_kind_network_only_with_the_course_cluster(fake_network, isolated_state):
+    fake = fake_network(network=None)
+    assert registry.connect_to_kind_network(isolated_state) == [] and fake.connected() == []
+    fake = fake_network(network=["team-control-plane"], cluster_nodes=[])  # another cluster only
+    assert registry.connect_to_kind_network(isolated_state) == [] and fake.connected() == []
+    fake = fake_network(network=["cka-images-control-plane", "kind-registry"])
+    assert registry.connect_to_kind_network(isolated_state) == ["private-registry"]
+    assert fake.connected() == ["private-registry"]
+
+
+def test_a_failed_connect_is_one_paragraph(fake_network, isolated_state, monkeypatch):
+    fake = fake_network(network=["cka-images-control-plane"])
+    def refuse(args, **kwargs):
+        if args[:3] == ["docker", "network", "connect"]:
+            return shell.Result("", 1, "Error response from daemon:\nNo such container: kind-registry\n")
+        return fake(args, **kwargs)
+    monkeypatch.setattr(shell, "run", refuse)
+    with pytest.raises(registry.CourseError) as excinfo:
+        registry.connect_to_kind_network(isolated_state)
+    message = excinfo.value.message
+    assert "\n" not in message and "kind-registry" in message and "make registries" in message
+
+
+@pytest.fixture
+def fake_containers(monkeypatch):
+    """registry.up without Docker: the containers are 'started' and answer at once."""
+    started = []
+    monkeypatch.setattr(registry, "_docker_client", lambda: (object(), None))
+    monkeypatch.setattr(registry, "_ensure_image", lambda *a: None)
+    monkeypatch.setattr(registry, "_start", lambda client, errors, **kw: started.append(kw["name"]))
+    monkeypatch.setattr(registry, "wait_until_serving", lambda url: None)
+    monkeypatch.setattr(registry, "down", lambda cfg=None: [])
+    return started
+
+
+def test_up_reconnects_recreated_registries_to_the_kind_network(fake_containers, fake_network, isolated_state):
+    fake = fake_network(network=["cka-images-control-plane"])
+    registry.up(isolated_state)
+    assert fake_containers == ["kind-registry", "private-registry"]
+    assert fake.connected() == ["kind-registry", "private-registry"]
+
+
+def test_registries_reset_reconnects_them(fake_containers, fake_network, capsys):
+    from ckalab.__main__ import main
+    fake = fake_network(network=["cka-images-control-plane"])
+    assert main(["registries-reset"]) == 0
+    assert fake.connected() == ["kind-registry", "private-registry"]
+
+
+def _package_imports(module: str) -> set[str]:
+    """ckalab modules `module` imports, at the top or inside functions."""
+    import ast
+    tree = ast.parse((Path(registry.__file__).parent / f"{module}.py").read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {a.name for a in node.names}
+    return found
+
+
+def test_no_import_cycle_between_cluster_registry_and_doctor():
+    # cluster -> registry -> shell; doctor -> cluster. The registry needs only the Docker client,
+    # which lives with the Docker endpoint in shell.
+    assert "registry" in _package_imports("cluster")
+    assert not {"doctor", "cluster"} & _package_imports("registry")
+    assert not {"doctor", "cluster", "registry"} & _package_imports("shell")

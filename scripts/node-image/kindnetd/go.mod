@@ -1,0 +1,3 @@
+module ckalab.local/node-image/kindnetd
+
+go 1.26.0
