@@ -1167,7 +1167,10 @@ register(Lab(
         "Without --name it targets a cluster called `kind`. Check the node with "
         "`docker exec cka-images-control-plane crictl images | grep ledger-sync`.",
         "kind load docker-image ledger-sync:1.0 --name cka-images, then kubectl rollout restart "
-        "deployment/ledger-sync -n lab13-ledger (or wait for the next retry).",
+        "deployment/ledger-sync -n lab13-ledger (or wait for the next retry). If kind load fails with "
+        "`ctr: content digest sha256:...: not found` (Docker's containerd image store), load one platform "
+        "from a file: `docker save --platform linux/amd64 -o ledger-sync.tar ledger-sync:1.0` (linux/arm64 "
+        "on Arm), then `kind load image-archive ledger-sync.tar --name cka-images`.",
     ],
     setup_fn=_setup13, check_fn=_check13, solve_fn=_solve13, teardown_fn=_teardown13,
     wrong_attempts=[
@@ -1235,7 +1238,7 @@ def failing_container(kube: Kube, dep) -> tuple | None:
                 spec_c = container(pod.spec, cname) or next(
                     (c for c in pod.spec.init_containers or [] if c.name == cname), None)
                 detail = message
-                if classify(detail) == "unknown":     # e.g. only "Back-off pulling image ..."
+                if classify(detail) == "unknown":     # older kubelets: only "Back-off pulling image ..."
                     events = [e for e in kube.pull_events(NS14, pod.metadata.name)
                               if (e.message or "").startswith("Failed to pull image")]
                     if events:

@@ -16,9 +16,15 @@ Where the words come from (Kubernetes v1.37 source, verified for notebook 08):
 * event messages: "Failed to pull image %q: %v", "Back-off pulling image %q",
   "Container image %q is not present with pull policy of Never",
   "Failed to apply default image tag %q: %v" (pkg/kubelet/images/image_manager.go);
-  the text after the image name is the container runtime's own (containerd:
-  "... not found", "pull access denied, repository does not exist or may require
-  authorization: ...", "dial tcp ...: no such host").
+  the text after the image name is the container runtime's own (containerd 2.3:
+  "rpc error: code = NotFound desc = ... not found", "pull access denied, repository does
+  not exist or may require authorization: ...", "dial tcp: lookup HOST on ...: no such host";
+  only NotFound keeps the gRPC "rpc error: code = ... desc = " prefix).
+* the waiting message of ImagePullBackOff: "Back-off pulling image %q: ErrImagePull: <the last
+  pull error>" since Kubernetes v1.32 (kubernetes/kubernetes#127918; the BackOff event keeps the
+  short form). Older kubelets wrote only "Back-off pulling image %q": then the cause is only in
+  the Failed event, which expires. Checked against Pods recorded from v1.37.0 with containerd
+  2.3.4 (tests/fixtures/pods, `make record-fixtures`).
 
 The module only reads: it never changes the cluster.
 """
@@ -246,8 +252,10 @@ def diagnose_container(pod: dict, events, container: str) -> Diagnosis:
             return make("non-root", message)
         return make("other", message)
     if reason in PULL_REASONS:
-        # The newest "Failed to pull image" event carries the runtime's words; the status
-        # message of ErrImagePull carries them too. ImagePullBackOff's says only "Back-off".
+        # The status message carries the runtime's words: ErrImagePull's is the error itself,
+        # ImagePullBackOff's appends it to "Back-off pulling image ..." (Kubernetes v1.32 on;
+        # older kubelets stop at the image name). The newest "Failed to pull image" event
+        # carries them too, for as long as the events last.
         pulls = [t for t in texts if t.startswith("Failed to pull image")]
         for text in [message, *reversed(pulls)]:
             cause = classify_text(text)
@@ -286,8 +294,13 @@ def diagnose(pod: dict, events=None) -> Diagnosis:
 
 
 def _shorten(text: str, limit: int = 240) -> str:
+    """One line of at most `limit` characters. A long runtime error is cut in the middle: its
+    last words ("...: not found", "... no such host") are the ones that name the cause."""
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    head = (limit - 5) // 2
+    return f"{text[:head].rstrip()} ... {text[-(limit - 5 - head):].lstrip()}"
 
 
 # ---------------------------------------------------------------- the course cluster

@@ -246,6 +246,51 @@ def check_cgroups(info: dict | None = None, *, path: str | Path = "/sys/fs/cgrou
     return Check(name, True, f"cgroup version unknown ({local}, and Docker did not say)", optional=True)
 
 
+# `docker info` DriverStatus names this snapshotter when the engine keeps images in containerd
+# (Docker Engine 29's default; before it, daemon.json `"features": {"containerd-snapshotter": true}`).
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+# `docker info` Architecture (uname -m) -> the OCI platform that `docker save --platform` takes.
+OCI_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
+            "armv7l": "arm/v7", "armv6l": "arm/v6", "i686": "386", "i386": "386"}
+
+
+def uses_containerd_image_store(info: dict | None) -> bool:
+    """The engine keeps its images in containerd: DriverStatus has ["driver-type", CONTAINERD_SNAPSHOTTER]."""
+    for pair in (info or {}).get("DriverStatus") or []:
+        if isinstance(pair, (list, tuple)) and list(pair) == ["driver-type", CONTAINERD_SNAPSHOTTER]:
+            return True
+    return False
+
+
+def engine_platform(info: dict | None) -> str:
+    """`linux/amd64` for an engine whose `docker info` says OSType linux, Architecture x86_64."""
+    info = info or {}
+    arch = str(info.get("Architecture") or "x86_64")
+    return f"{info.get('OSType') or 'linux'}/{OCI_ARCH.get(arch, arch)}"
+
+
+def check_image_store(info: dict | None, cfg: Settings) -> Check:
+    """The containerd image store breaks `kind load docker-image` for images pulled from a registry.
+
+    Measured with Docker Engine 28.5 (containerd-snapshotter on) and kind v0.33.0: `docker save` of a
+    pulled image writes its whole index, whose other platforms and attestation manifests were never
+    downloaded, and the node's `ctr images import --all-platforms` stops at the first one missing.
+    Images built on the engine (attestations included) and every image of the classic store load fine."""
+    name = "docker image store"
+    driver = (info or {}).get("Driver") or "?"
+    if not uses_containerd_image_store(info):
+        return Check(name, True,
+                     f"classic (storage driver {driver}): `kind load docker-image` loads pulled and built images")
+    return Check(name, True,
+                 f"containerd image store (driver {driver}, {CONTAINERD_SNAPSHOTTER}): `kind load docker-image` "
+                 "of an image pulled from a registry fails with `ctr: content digest sha256:...: not found`; "
+                 "images built here load fine",
+                 f"`docker save --platform {engine_platform(info)} -o image.tar IMAGE`, then "
+                 f"`kind load image-archive image.tar --name {cfg.cluster_name}`; or `docker tag IMAGE "
+                 f"{cfg.open_registry}/IMAGE`, `docker push {cfg.open_registry}/IMAGE` and use that name",
+                 warning=True)
+
+
 def check_base_images(client, cfg: Settings) -> Check:
     wanted = ["python:3.13-slim", "debian:trixie-slim", cfg.registry_image]
     missing = []
@@ -359,6 +404,7 @@ def diagnose(cfg: Settings | None = None) -> Environment:
     env.checks.append(check_architecture(client, info))
     env.checks.append(check_cgroups(info))
     if client is not None:
+        env.checks.append(check_image_store(info, cfg))
         env.checks.append(check_base_images(client, cfg))
         env.checks.append(check_registry(f"http://{cfg.open_registry}/v2/",
                                          f"open registry {cfg.open_registry}", expect_auth=False))

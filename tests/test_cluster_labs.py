@@ -20,9 +20,11 @@ import asyncio
 import base64
 import copy
 import hashlib
+import json
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import kmock
 import pytest
@@ -324,9 +326,11 @@ def waiting(name: str, image: str, reason: str, message: str) -> dict:
             "ready": False, "restartCount": 0, "image": image, "imageID": "", "started": False}
 
 
+# Texts as containerd 2.3.4 under kubelet v1.37.0 reports them (tests/fixtures/pods, recorded):
+# NotFound keeps its gRPC prefix, other errors do not; ImagePullBackOff appends the last error.
 def not_found(image: str) -> str:
-    return (f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
-            f'{image}: not found')
+    return (f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": '
+            f'failed to resolve reference "{image}": {image}: not found')
 
 
 def no_credentials(image: str) -> str:
@@ -674,7 +678,8 @@ def lab14(detail_in_status=True, fixed=False):
               event(p, "metrics-agent", "Failed", "Error: ErrImagePull"),
               event(p, "metrics-agent", "BackOff", f'Back-off pulling image "{AGENT}"', kind="Normal", count=9),
               event(p, "metrics-agent", "Failed", "Error: ImagePullBackOff", count=9),
-              event(p, "scorer", "Pulled", f'Container image "{SCORER}" already present on machine', kind="Normal")]
+              event(p, "scorer", "Pulled", f'Container image "{SCORER}" already present on machine '
+                                           'and can be accessed by the pod', kind="Normal")]
     return [dep, rs, p, *events]
 
 
@@ -871,8 +876,21 @@ def test_classify_pull_errors():
     assert L.classify(backoff(BAD09, not_found(BAD09))) == "not-found"
     assert L.classify(never(IMG13)) == "never-pull"
     assert L.classify('failed to do request: Head "http://nowhere:5000/v2/x/manifests/1": dial tcp: '
-                      'lookup nowhere on 10.96.0.10:53: no such host') == "unreachable"
+                      'lookup nowhere on 172.18.0.1:53: no such host') == "unreachable"
     assert L.classify('Back-off pulling image "x"') == "unknown"
+
+
+@pytest.mark.parametrize("stem, reason", [("tag-not-found", "not-found"), ("unauthorized", "unauthorized"),
+                                          ("registry-unreachable", "unreachable"), ("never-pull", "never-pull"),
+                                          ("platform-missing", "not-found")])
+def test_classify_the_recorded_messages(stem, reason):
+    fixtures = Path(__file__).parent / "fixtures" / "pods"
+    pod = json.loads((fixtures / f"{stem}.pod.json").read_text())
+    events = json.loads((fixtures / f"{stem}.events.json").read_text())["items"]
+    assert L.classify(pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]) == reason
+    failed = [e["message"] for e in events if e["reason"] in ("Failed", "ErrImageNeverPull")
+              and not e["message"].startswith("Error: ")]
+    assert failed and all(L.classify(text) == reason for text in failed)
 
 
 def test_change_cause_must_name_the_tag_itself():

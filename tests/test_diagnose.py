@@ -1,31 +1,27 @@
-"""ckalab.diagnose against Pods and events shaped like the API server's output.
+"""ckalab.diagnose against Pods and Events recorded from the course cluster.
 
-Fixtures (tests/fixtures/pods/NAME.pod.json + NAME.events.json) follow core/v1 Pod and Event
-as `kubectl get pod NAME -o json` and `kubectl get events --field-selector
-involvedObject.name=NAME -o json` print them (a `List` of Events). Where each message
-format comes from:
+Fixtures (tests/fixtures/pods/STEM.pod.json + STEM.events.json) are not written by hand: they
+are what `kubectl get pod POD -o json` and `kubectl get events --field-selector
+involvedObject.name=POD -o json` printed (a `List` of Events) on the course's kind cluster,
+kind v0.33.0 with Kubernetes v1.37.0 and containerd 2.3.4, in namespace fixtures-record.
+`make record-fixtures` (scripts/record_pod_fixtures.py) re-records them all: it builds and pushes
+the images it needs under fixtures/ in the course registries, creates one Pod per scenario,
+waits for the waiting reason tested here, and deletes its namespace again. Re-record after
+changing a scenario or the pinned versions, and update the versions above.
 
-* kubelet, pkg/kubelet/images/image_manager.go: event reasons Pulling/Failed/BackOff/
-  ErrImageNeverPull/InspectFailed (pkg/kubelet/events/event.go) and the texts
-  'Pulling image %q', 'Failed to pull image %q: %v', 'Back-off pulling image %q',
-  'Container image %q is not present with pull policy of Never',
-  'Failed to apply default image tag %q: %v'; the waiting message of ErrImagePull is the
-  runtime's error text itself (evalCRIPullErr falls back to err.Error()).
-* kubelet, pkg/kubelet/kuberuntime/kuberuntime_container.go: the second Failed event
-  'Error: <reason or message>' for every failure of startContainer.
-* kubelet, pkg/util/parsers: "couldn't parse image name %q: %v"; the tail is the
-  distribution/reference error for an uppercase repository.
-* kubelet, pkg/kubelet/kuberuntime/security_context_others.go (verifyRunAsNonRoot):
-  'container has runAsNonRoot and image will run as root (pod: %q, container: %s)' and
-  '... image has non-numeric user (%s), cannot verify user is non-root (pod: %q, container: %s)',
-  with the Pod formatted as name_namespace(uid) (pkg/kubelet/util/format).
-* containerd (core/remotes/docker/resolver.go, authorizer.go; the CRI pull path):
-  'failed to pull and unpack image %q: failed to resolve reference %q: REF: not found',
-  'pull access denied, repository does not exist or may require authorization:
-  authorization failed: no basic auth credentials' (Basic-auth registry, no credentials),
-  'failed to do request: Head "...": dial tcp: lookup HOST ...: no such host',
-  'no match for platform in manifest: not found'; gRPC wraps them as
-  'rpc error: code = NotFound|Unknown desc = ...'.
+What the recordings show (and the code reads):
+
+* ErrImagePull's waiting message is the runtime's error; ImagePullBackOff's is
+  'Back-off pulling image "IMG": ErrImagePull: <that error>' (kubelet v1.32 on), so the cause
+  survives when the Events have expired (backoff-no-events: a real, empty Event List). The
+  BackOff event keeps the short 'Back-off pulling image "IMG"'.
+* containerd 2.3 keeps the gRPC prefix 'rpc error: code = NotFound desc = ' only for NotFound
+  (tag-not-found, platform-missing); unauthorized and registry-unreachable errors start with
+  'failed to pull and unpack image'. An unresolvable registry host fails at the node's own
+  resolver ('lookup registry.invalid on 172.18.0.1:53: no such host'), not the cluster DNS.
+* CreateContainerConfigError texts come from the kubelet's verifyRunAsNonRoot, with the Pod as
+  name_namespace(uid); an image with `USER 0` (or no USER) "will run as root", `USER nobody`
+  (or `USER root`: a name) "has non-numeric user".
 """
 
 from __future__ import annotations
@@ -57,7 +53,7 @@ def load(stem: str) -> tuple[dict, dict]:
     ("nonroot-root", "CreateContainerConfigError", "non-root"),
     ("nonroot-named", "CreateContainerConfigError", "non-root"),
     ("platform-missing", "ErrImagePull", "platform-missing"),
-    ("backoff-no-events", "ImagePullBackOff", "pull-failed"),
+    ("backoff-no-events", "ImagePullBackOff", "tag-not-found"),
 ])
 def test_failing_pods_get_the_right_cause(stem, reason, cause):
     pod, events = load(stem)
@@ -76,13 +72,35 @@ def test_running_pod_is_ok():
     assert "nothing to fix" in str(d)
 
 
-def test_back_off_cause_is_read_from_the_failed_event_not_the_status():
+def short_back_off(pod: dict) -> dict:
+    """The Pod as a kubelet before v1.32 reports it: 'Back-off pulling image "IMG"', no error."""
+    pod = copy.deepcopy(pod)
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    waiting["message"] = waiting["message"].split(": ErrImagePull: ")[0]
+    return pod
+
+
+def test_back_off_status_message_carries_the_pull_error():
     pod, events = load("tag-not-found")
-    assert pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"].startswith("Back-off")
+    message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+    assert message.startswith('Back-off pulling image "localhost:5001/fixtures/app:nope": ErrImagePull: ')
     d = dg.diagnose(pod, events)
-    assert d.evidence.startswith('Failed to pull image "localhost:5001/nb08-app:nope"')
-    # Without the events only the status is left, which names no cause.
-    assert dg.diagnose(pod).cause == "pull-failed"
+    assert (d.cause, d.evidence) == ("tag-not-found", message)
+    assert dg.diagnose(pod).cause == "tag-not-found"      # also once the events have expired
+    assert str(d).splitlines()[3].endswith("localhost:5001/fixtures/app:nope: not found")
+
+
+def test_a_short_back_off_message_leaves_the_failed_event():
+    pod, events = load("tag-not-found")
+    old = short_back_off(pod)
+    d = dg.diagnose(old, events)
+    assert d.cause == "tag-not-found"
+    assert d.evidence.startswith('Failed to pull image "localhost:5001/fixtures/app:nope": ')
+    # Without the events only the status is left, which then names no cause.
+    assert dg.diagnose(old).cause == "pull-failed"
+    pod, expired = load("backoff-no-events")
+    assert expired["kind"] == "List" and expired["items"] == []
+    assert dg.diagnose(short_back_off(pod), expired).cause == "pull-failed"
 
 
 def test_unauthorized_is_read_from_the_status_message_even_without_events():
@@ -90,7 +108,7 @@ def test_unauthorized_is_read_from_the_status_message_even_without_events():
     d = dg.diagnose(pod, None)
     assert d.cause == "unauthorized"
     assert "no basic auth credentials" in d.evidence
-    assert "imagePullSecrets" in d.fix and "nb08" in d.fix
+    assert "imagePullSecrets" in d.fix and "fixtures-record" in d.fix
 
 
 def test_deployment_pods_point_the_fix_at_the_deployment():
@@ -119,7 +137,7 @@ def test_non_root_evidence_keeps_the_kubelet_words():
 def test_events_of_other_pods_are_ignored():
     pod, _ = load("tag-not-found")
     _, other_events = load("registry-unreachable")   # another Pod's Failed event
-    d = dg.diagnose(pod, other_events)
+    d = dg.diagnose(short_back_off(pod), other_events)
     assert d.cause == "pull-failed"
     assert d.events == []
 

@@ -286,3 +286,61 @@ def test_no_socket_anywhere_is_said_plainly(learner_home, monkeypatch, tmp_path)
     assert endpoint.host is None and shell.docker_host() is None
     check = doctor.check_docker_endpoint(endpoint, {})
     assert not check.ok and check.optional and "DOCKER_HOST" in check.fix
+
+
+# ---------------------------------------------------------------- image store and kind load
+
+# DriverStatus as the Docker SDK's info() returns it: measured on Docker Engine 28.5 with
+# {"features": {"containerd-snapshotter": true}}, and on the same engine's classic store.
+CONTAINERD_STORE = {"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]],
+                    "Architecture": "x86_64", "OSType": "linux"}
+CLASSIC_STORE = {"Driver": "overlay2", "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
+                                                        ["Using metacopy", "false"], ["Native Overlay Diff", "true"],
+                                                        ["userxattr", "false"]],
+                 "Architecture": "x86_64", "OSType": "linux"}
+
+
+@pytest.mark.parametrize("info,containerd", [
+    (CONTAINERD_STORE, True),
+    ({"DriverStatus": [("driver-type", "io.containerd.snapshotter.v1")]}, True),  # tuples, no Driver
+    (CLASSIC_STORE, False),
+    ({"Driver": "overlayfs", "DriverStatus": [["driver-type", "io.containerd.snapshotter.v2"]]}, False),
+    ({"DriverStatus": [["io.containerd.snapshotter.v1", "driver-type"]]}, False),  # key and value swapped
+    ({"DriverStatus": [["Backing Filesystem", "io.containerd.snapshotter.v1"]]}, False),  # value under another key
+    ({"Driver": "overlayfs"}, False),  # the driver name alone does not say which store
+    ({"DriverStatus": None}, False), ({"DriverStatus": "driver-type"}, False), ({}, False), (None, False),
+])
+def test_the_containerd_image_store_is_read_from_driver_status(info, containerd):
+    assert doctor.uses_containerd_image_store(info) is containerd
+
+
+def test_the_containerd_image_store_is_a_warning_with_the_fix_that_worked(isolated_state):
+    check = doctor.check_image_store(CONTAINERD_STORE, isolated_state)
+    assert check.ok and check.warning and check.shows_fix  # a warning: the level is unchanged
+    assert "containerd image store" in check.detail and "content digest sha256:...: not found" in check.detail
+    assert check.fix.startswith("`docker save --platform linux/amd64 -o image.tar IMAGE`, then "
+                                f"`kind load image-archive image.tar --name {isolated_state.cluster_name}`")
+    assert f"`docker push {isolated_state.open_registry}/IMAGE`" in check.fix and "\n" not in check.fix
+    arm = doctor.check_image_store({**CONTAINERD_STORE, "Architecture": "aarch64"}, isolated_state)
+    assert "--platform linux/arm64 " in arm.fix
+
+
+def test_the_classic_image_store_is_not_a_warning(isolated_state):
+    check = doctor.check_image_store(CLASSIC_STORE, isolated_state)
+    assert check.ok and not check.warning and not check.shows_fix and "overlay2" in check.detail
+
+
+@pytest.mark.parametrize("info,platform", [
+    ({"OSType": "linux", "Architecture": "x86_64"}, "linux/amd64"),
+    ({"OSType": "linux", "Architecture": "aarch64"}, "linux/arm64"),
+    ({"OSType": "linux", "Architecture": "armv7l"}, "linux/arm/v7"),
+    ({"OSType": "linux", "Architecture": "s390x"}, "linux/s390x"),
+])
+def test_engine_platform_is_what_docker_save_platform_takes(info, platform):
+    assert doctor.engine_platform(info) == platform
+
+
+def test_diagnose_reports_the_engines_image_store(docker_env):
+    info = doctor.engine_info(doctor.check_docker()[1])
+    check = docker_env.check("docker image store")
+    assert check.ok and check.warning is doctor.uses_containerd_image_store(info)
