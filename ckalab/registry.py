@@ -147,9 +147,8 @@ def up(cfg: Settings | None = None) -> None:
     _start(client, errors, name=cfg.open_registry_name, port=cfg.open_registry_port,
            image=cfg.registry_image)
     write_htpasswd(cfg)
-    _start(
-        client, errors, name=cfg.private_registry_name, port=cfg.private_registry_port,
-        image=cfg.registry_image,
+    private = dict(
+        name=cfg.private_registry_name, port=cfg.private_registry_port, image=cfg.registry_image,
         environment={
             "REGISTRY_AUTH": "htpasswd",
             "REGISTRY_AUTH_HTPASSWD_REALM": "ckalab private registry",
@@ -157,11 +156,29 @@ def up(cfg: Settings | None = None) -> None:
         },
         volumes={str(cfg.auth_dir): {"bind": "/auth", "mode": "ro"}},
     )
+    container = _start(client, errors, **private)
     for url in (f"http://{cfg.open_registry}/v2/", f"http://{cfg.private_registry}/v2/"):
         wait_until_serving(url)
+    if not accepts_lab_credentials(cfg):
+        # Its /auth mount no longer shows this checkout's htpasswd (the folder was deleted and
+        # made again at the same path, e.g. a fresh clone): a new container mounts it anew.
+        container.remove(force=True)
+        _start(client, errors, **private)
+        wait_until_serving(f"http://{cfg.private_registry}/v2/")
     # A registry container made again (registries-reset, another checkout's) has lost its
     # place on the kind network, where the course cluster's nodes pull from it by name.
     connect_to_kind_network(cfg)
+
+
+def accepts_lab_credentials(cfg: Settings) -> bool:
+    """True when the private registry answers the lab credentials with 200."""
+    creds = credentials(cfg)
+    try:
+        response = requests.get(f"http://{cfg.private_registry}/v2/", timeout=5,
+                                auth=(creds.username, creds.password))
+    except requests.RequestException:
+        return False
+    return response.status_code == 200
 
 
 def wait_until_serving(url: str, seconds: float = 20) -> None:

@@ -178,10 +178,38 @@ def fake_containers(monkeypatch):
     started = []
     monkeypatch.setattr(registry, "_docker_client", lambda: (object(), None))
     monkeypatch.setattr(registry, "_ensure_image", lambda *a: None)
-    monkeypatch.setattr(registry, "_start", lambda client, errors, **kw: started.append(kw["name"]))
+    monkeypatch.setattr(registry, "_start", lambda client, errors, **kw: started.append(kw["name"]) or FakeContainer(kw["name"], started))
     monkeypatch.setattr(registry, "wait_until_serving", lambda url: None)
+    monkeypatch.setattr(registry, "accepts_lab_credentials", lambda cfg: True)
     monkeypatch.setattr(registry, "down", lambda cfg=None: [])
     return started
+
+
+class FakeContainer:
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def remove(self, force=False):
+        self.log.append(f"removed {self.name}")
+
+
+def test_up_replaces_a_private_registry_that_refuses_the_lab_credentials(fake_containers, fake_network,
+                                                                          isolated_state, monkeypatch):
+    """A checkout deleted and cloned again at the same path leaves the container's /auth mount on the
+    deleted folder: the registry then refuses the new credentials, and up() makes it anew."""
+    answers = iter([False, True])
+    monkeypatch.setattr(registry, "accepts_lab_credentials", lambda cfg: next(answers))
+    fake_network(network=[])
+    registry.up(isolated_state)
+    assert fake_containers == ["kind-registry", "private-registry", "removed private-registry",
+                               "private-registry"]
+
+
+def test_up_keeps_a_private_registry_that_accepts_the_lab_credentials(fake_containers, fake_network,
+                                                                       isolated_state):
+    fake_network(network=[])
+    registry.up(isolated_state)
+    assert fake_containers == ["kind-registry", "private-registry"]
 
 
 def test_up_reconnects_recreated_registries_to_the_kind_network(fake_containers, fake_network, isolated_state):
