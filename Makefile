@@ -26,7 +26,7 @@ lab: $(STAMP) ## set up and open the course in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/00-setup.ipynb
 
 test: $(STAMP) ## run the unit tests, then execute every notebook and lab (papermill, then nbval)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed
 
 unit: $(STAMP) ## only the unit and repository tests (no notebook execution)

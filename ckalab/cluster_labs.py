@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 from . import pullsecrets, references
 from . import registry as registry_module
 from . import settings as settings_module
@@ -378,7 +380,35 @@ def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: f
 
 
 def apply_manifest(lab: Lab, filename: str) -> None:
-    kubectl("apply", "-f", "-", input=_hosts((lab.workload_dir / filename).read_text()))
+    text = _hosts((lab.workload_dir / filename).read_text())
+    # A teardown does not wait for its namespaces to go; applying into one that is still being
+    # deleted fails ("is being terminated"), so wait here, only when it is needed.
+    for doc in yaml.safe_load_all(text):
+        if doc and doc.get("kind") == "Namespace":
+            wait_until_namespace_is_not_terminating(doc["metadata"]["name"])
+    kubectl("apply", "-f", "-", input=text)
+
+
+def wait_until_namespace_is_not_terminating(name: str, timeout: float = 150) -> None:
+    """Return once namespace `name` is not being deleted: at once if it is active or absent,
+    when it is gone if it is terminating."""
+    from kubernetes import client
+    core = client.CoreV1Api(api_client())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if core.read_namespace(name, _request_timeout=5).metadata.deletion_timestamp is None:
+                return
+        except Exception as exc:  # ApiException, or urllib3's errors when the API server is away
+            if getattr(exc, "status", None) == 404:
+                return
+            raise CourseError(f"Reading namespace {name} failed: {short(str(getattr(exc, 'reason', exc)), 200)}",
+                              "run `make doctor`, then lab.reset().") from None
+        if time.monotonic() > deadline:
+            raise CourseError(f"Namespace {name} is still being deleted after {timeout:.0f} s.",
+                              f"see what holds it with `kubectl get namespace {name} -o yaml`, "
+                              "then lab.reset().")
+        time.sleep(0.5)
 
 
 def rollout_status(ns: str, name: str, timeout: int = 180) -> None:
@@ -386,9 +416,11 @@ def rollout_status(ns: str, name: str, timeout: int = 180) -> None:
             timeout=timeout + 15)
 
 
-def delete_namespaces(*namespaces: str) -> None:
-    kubectl("delete", "namespace", *namespaces, "--ignore-not-found", "--wait=true", "--timeout=150s",
-            check=False, timeout=170)
+def delete_namespaces(*namespaces: str, wait: bool = True) -> None:
+    """Delete the lab's namespaces. wait=False returns at once (5-10 s sooner): the next
+    apply_manifest() into them waits instead."""
+    kubectl("delete", "namespace", *namespaces, "--ignore-not-found", f"--wait={str(wait).lower()}",
+            "--timeout=150s", check=False, timeout=170)
 
 
 def node_container() -> str:
@@ -493,7 +525,7 @@ def _solve07(lab: Lab) -> None:
 
 
 def _teardown07(lab: Lab) -> None:
-    delete_namespaces(NS07)
+    delete_namespaces(NS07, wait=False)
 
 
 def _w07_no_cause(lab: Lab) -> None:
@@ -605,7 +637,7 @@ def _solve08(lab: Lab) -> None:
 
 
 def _teardown08(lab: Lab) -> None:
-    delete_namespaces(NS08)
+    delete_namespaces(NS08, wait=False)
 
 
 def _w08_delete_pods(lab: Lab) -> None:
@@ -714,7 +746,7 @@ def _solve09(lab: Lab) -> None:
 
 
 def _teardown09(lab: Lab) -> None:
-    delete_namespaces(NS09)
+    delete_namespaces(NS09, wait=False)
 
 
 def _w09_edit_pod(lab: Lab) -> None:
@@ -808,7 +840,7 @@ def _solve10(lab: Lab) -> None:
 
 
 def _teardown10(lab: Lab) -> None:
-    delete_namespaces(NS10)
+    delete_namespaces(NS10, wait=False)
 
 
 def _w10_localhost(lab: Lab) -> None:
@@ -906,12 +938,19 @@ def _solve11(lab: Lab) -> None:
     wait_until_passes(lab, 60)
 
 
+WRONG_ATTEMPT_LABEL = "io.ckalab.wrong-attempt"
+
+
 def _teardown11(lab: Lab) -> None:
-    delete_namespaces(NS11, NS11_OTHER)
+    delete_namespaces(NS11, NS11_OTHER, wait=False)
+    kubectl("delete", "secret", "-n", "default", "-l", f"{WRONG_ATTEMPT_LABEL}={L11}", "--ignore-not-found",
+            check=False)
 
 
 def _w11_default_ns(lab: Lab) -> None:
     copy_secret(NS11_OTHER, "default")
+    # Marked, so that teardown removes what the attempt left outside the lab's namespaces.
+    kubectl("label", "secret", PULL_SECRET, "-n", "default", "--overwrite", f"{WRONG_ATTEMPT_LABEL}={L11}")
 
 
 def _w11_localhost(lab: Lab) -> None:
@@ -1013,7 +1052,7 @@ def _solve12(lab: Lab) -> None:
 
 
 def _teardown12(lab: Lab) -> None:
-    delete_namespaces(NS12)
+    delete_namespaces(NS12, wait=False)
 
 
 def _w12_no_restart(lab: Lab) -> None:
@@ -1137,7 +1176,9 @@ def _solve13(lab: Lab) -> None:
 
 def _teardown13(lab: Lab) -> None:
     delete_namespaces(NS13)
-    crictl("rmi", normalized(IMAGE13))
+    # ledger-sync:latest is what the wrong-tag attempt (and a learner making it) loads.
+    for image in (IMAGE13, "ledger-sync:latest"):
+        crictl("rmi", normalized(image))
 
 
 def _w13_policy(lab: Lab) -> None:
@@ -1146,7 +1187,11 @@ def _w13_policy(lab: Lab) -> None:
 
 
 def _w13_wrong_cluster(lab: Lab) -> None:
-    shell.run(["kind", "load", "docker-image", IMAGE13], env=shell.course_env(), timeout=300)
+    clusters = shell.run(["kind", "get", "clusters"], env=shell.course_env(), timeout=60).output.split()
+    # Without --name, kind loads into the cluster named `kind`. If this machine has one, it is not
+    # the course's: load into a name no cluster has instead, which leaves the lab's node the same.
+    name = ["--name", "ckalab-no-such-cluster"] if "kind" in clusters else []
+    shell.run(["kind", "load", "docker-image", IMAGE13, *name], env=shell.course_env(), timeout=300)
 
 
 def _w13_wrong_tag(lab: Lab) -> None:
@@ -1349,11 +1394,11 @@ register(Lab(
     setup_fn=_setup14, check_fn=_check14, solve_fn=_solve14, teardown_fn=_teardown14,
     wrong_attempts=[
         WrongAttempt("names the image that works", lambda lab: _write_answer(
-            lab, f"{open_host()}/fraud-scorer:2.4", "unauthorized"), fails="image matches"),
+            lab, f"{open_host()}/fraud-scorer:2.4", "unauthorized"), fails="image matches", needs_reset=False),
         WrongAttempt("guesses not-found", lambda lab: _write_answer(
-            lab, f"{private_host()}/metrics-agent:0.9", "not-found"), fails="reason matches"),
+            lab, f"{private_host()}/metrics-agent:0.9", "not-found"), fails="reason matches", needs_reset=False),
         WrongAttempt("answers the kubelet state ImagePullBackOff", lambda lab: _write_answer(
-            lab, f"{private_host()}/metrics-agent:0.9", "ImagePullBackOff"), fails="reason matches"),
+            lab, f"{private_host()}/metrics-agent:0.9", "ImagePullBackOff"), fails="reason matches", needs_reset=False),
     ],
     check_note=CHECK_NOTE,
 ))

@@ -79,6 +79,9 @@ class WrongAttempt:
     name: str
     apply: Callable[["Lab"], None]
     fails: str
+    # False when the attempt only overwrites what any earlier attempt wrote (an answer file), so
+    # tests may apply it without a reset in between.
+    needs_reset: bool = True
 
     def __call__(self, lab: "Lab") -> None:
         self.apply(lab)

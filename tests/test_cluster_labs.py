@@ -9,18 +9,21 @@ second kmock server stands in for the registries (tags list, Basic-auth /v2/).
 
 For every lab: the broken starting state fails on the lab's `first_failure`, every known-wrong
 state fails on its sub-check, and the solved state passes. This proves the checker logic on
-API-shaped objects; it does NOT prove that setup()/solve() work on a cluster. That is
-test_real_cluster_cycle, which needs a kind cluster (the GitHub workflow has one) and fails,
-rather than skips, when CKALAB_REQUIRE=cluster.
+API-shaped objects; it does NOT prove that setup(), the wrong attempts and solve() do the same
+on a cluster. That is test_real_cluster_cycle: the whole cycle, every known-wrong attempt
+included, on the kind cluster. It fails, rather than skips, when CKALAB_REQUIRE=cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import copy
 import hashlib
+import io
 import json
+import multiprocessing
 import threading
 import time
 import uuid
@@ -931,25 +934,98 @@ def real_cluster():
     return env
 
 
-@pytest.mark.parametrize("lab_id", list(SCENARIOS))
-def test_real_cluster_cycle(real_cluster, lab_id, capsys):
-    """setup -> Check fails on first_failure -> solve -> Check passes -> teardown, on the kind cluster."""
+def settled_check(lab, *, quiet: float = 4, timeout: float = 90):
+    """The Check once the cluster has settled: two runs `quiet` s apart fail the same sub-checks.
+
+    A wrong attempt starts a rollout or a pull; what it must fail is what a learner sees after
+    waiting, not a state in between."""
+    deadline = time.monotonic() + timeout
+    previous = lab.check(record=False)
+    while True:
+        time.sleep(quiet)
+        result = lab.check(record=False)
+        if [s.name for s in result.failed()] == [s.name for s in previous.failed()] \
+                or time.monotonic() > deadline:
+            return result
+        previous = result
+
+
+def _ready(lab) -> None:
+    """setup() returns None: it prints "<id> is ready" once the starting state exists, or one
+    Skipped line (and nothing else) when the cluster is not usable."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        lab.setup()
+    printed = printed.getvalue()
+    print(printed, end="")
+    assert f"{lab.id} is ready" in printed and "\u23ed Skipped" not in printed, printed
+
+
+def full_cycle(lab_id: str) -> None:
+    """setup -> Check fails on first_failure -> every known-wrong attempt fails on its sub-check ->
+    solve -> Check passes -> teardown, on the kind cluster. Raises AssertionError on a breach."""
     lab = labs.get(lab_id)
     lab.teardown()
     try:
-        # setup() returns None: it prints "<id> is ready" once the starting state exists, or one
-        # Skipped line (and nothing else) when the cluster is not usable.
-        lab.setup()
-        printed = capsys.readouterr().out
-        assert f"{lab.id} is ready" in printed and "\u23ed Skipped" not in printed, printed
+        _ready(lab)
         result = lab.check(record=False)
         # Every sub-check ran against the cluster (no "needs a kind cluster", no checker error), and
         # the first one to fail is the lab's first_failure, failed for a reason of its own.
         assert [s.name for s in result.subchecks] == lab.checks, str(result)
         assert result.failed() and result.failed()[0].name == lab.first_failure, str(result)
         assert "not checked" not in result.get(lab.first_failure).reason, str(result)
+        fresh = True                         # the state is the starting state, untouched
+        for attempt in lab.wrong_attempts:
+            if attempt.needs_reset and not fresh:
+                lab.teardown()
+                _ready(lab)
+            attempt(lab)
+            fresh = False
+            result = settled_check(lab)
+            assert not result.passed, f"wrong attempt '{attempt.name}' passed on the cluster:\n{result}"
+            assert not result.get(attempt.fails).passed, \
+                f"'{attempt.name}' should fail '{attempt.fails}' on the cluster:\n{result}"
+        if not fresh:
+            lab.teardown()
+            _ready(lab)
         lab.solve()
         result = cluster_labs.wait_until_passes(lab, 180)
         assert result.passed, str(result)
     finally:
         lab.teardown()
+
+
+def _cycle_in_worker(lab_id: str) -> tuple[float, str | None]:
+    """One lab's full cycle in a worker process: (seconds, None) or (seconds, what broke + its output)."""
+    output = io.StringIO()
+    started = time.monotonic()
+    try:
+        with contextlib.redirect_stdout(output):
+            full_cycle(lab_id)
+        return time.monotonic() - started, None
+    except Exception as exc:   # noqa: BLE001 - the parent test reports it, with the lab's output
+        what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, AssertionError) else str(exc)
+        return time.monotonic() - started, f"{what}\n--- the lab's output (last 4000 characters)\n" \
+                                           f"{output.getvalue()[-4000:]}"
+
+
+# Each lab lives in namespaces of its own, and labs 13/14 touch only their own images on the node,
+# so the cycles run side by side: one after the other they take about four times as long.
+CYCLE_WORKERS = 4
+
+
+@pytest.fixture(scope="module")
+def real_cycles(real_cluster):
+    # The labs with the most resets first, so that no long cycle starts last.
+    lab_ids = sorted(SCENARIOS, key=lambda i: -sum(a.needs_reset for a in labs.get(i).wrong_attempts))
+    with multiprocessing.get_context("spawn").Pool(CYCLE_WORKERS) as pool:
+        return dict(zip(lab_ids, pool.map(_cycle_in_worker, lab_ids, chunksize=1)))
+
+
+@pytest.mark.parametrize("lab_id", list(SCENARIOS))
+def test_real_cluster_cycle(real_cycles, lab_id):
+    """The full cycle of each lab (full_cycle) held on the kind cluster."""
+    seconds, failure = real_cycles[lab_id]
+    print(f"{lab_id}: full cycle in {seconds:.0f} s")
+    if failure:
+        pytest.fail(failure, pytrace=False)
