@@ -21,13 +21,29 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP) ## create .venv from the pinned requirements (done for you by lab and test)
 
+# JupyterLab serves the whole checkout (lessons, labs, workloads) and opens 00-setup. Its settings
+# come from binder/overrides.json (no news prompt), installed into the course's own .venv, never
+# into ~/.jupyter. As root (containers, dev boxes) it needs --allow-root. LAB_ARGS adds flags,
+# e.g. `make lab LAB_ARGS="--no-browser --port 8899"`.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 lab: $(STAMP) ## set up and open the course in JupyterLab
 	-@$(PY) -m ckalab registries
-	$(VENV)/bin/jupyter lab notebooks/00-setup.ipynb
+	@mkdir -p $(dir $(LAB_SETTINGS)) && cp binder/overrides.json $(LAB_SETTINGS)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  $(LAB_ARGS) notebooks/00-setup.ipynb
+
+# The suite's own state: the learner's .ckalab/ (progress, reports, lab work, logins) stays as it was,
+# and `make test` fails if it does not.
+TEST_STATE := CKALAB_STATE_DIR=$(CURDIR)/build/test-state
 
 test: $(STAMP) ## run the unit tests, then execute every notebook and lab (papermill, then nbval)
-	$(PY) -m pytest -q --durations=15 tests
-	$(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed
+	@rm -rf build/reports
+	@$(PY) -m ckalab learner-state save build/learner-state.json $(CKALAB_LEARNER_IMAGES)
+	$(TEST_STATE) $(PY) -m pytest -q --durations=15 tests
+	$(TEST_STATE) CKALAB_REPORTS=$(CURDIR)/build/reports/nbval \
+	  $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed
+	@$(PY) -m ckalab learner-state compare build/learner-state.json
 
 unit: $(STAMP) ## only the unit and repository tests (no notebook execution)
 	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py
@@ -38,7 +54,7 @@ doctor: $(STAMP) ## check Docker, kind, kubectl, the cluster and the registries
 registries: $(STAMP) ## start the open (localhost:5001) and private (localhost:5002) registries
 	@$(PY) -m ckalab registries
 
-registries-delete: $(STAMP) ## remove the course's registry containers
+registries-delete: $(STAMP) ## remove the course's registry containers (pushed images stay in the ckalab-*-data volumes)
 	@$(PY) -m ckalab registries-delete
 
 registries-reset: $(STAMP) ## recreate the registries with new lab credentials

@@ -1,4 +1,4 @@
-"""Command line: `python -m ckalab doctor|registries|registries-reset|cluster|cluster-delete|report`."""
+"""Command line: `python -m ckalab doctor|registries|registries-reset|cluster|cluster-delete|report|learner-state`."""
 
 from __future__ import annotations
 
@@ -11,23 +11,49 @@ from .errors import CourseError
 
 
 def _report() -> int:
+    """The run reports there are: a `make test` run's papermill and nbval passes (build/reports),
+    and the learner's own notebook runs (.ckalab/reports, or CKALAB_REPORTS)."""
     cfg = settings.load()
-    rows = []
-    for path in sorted(cfg.reports_dir.glob("*.jsonl")):
-        counts = cells.read_report(path.stem)
-        rows.append((path.stem, counts))
-    print(f"{'notebook':40} {'docker run/skip':>16} {'cluster run/skip':>17}")
-    for name, counts in rows:
-        d = counts.get("docker", {"executed": 0, "skipped": 0})
-        c = counts.get("cluster", {"executed": 0, "skipped": 0})
-        print(f"{name:40} {d['executed']:>10}/{d['skipped']:<5} {c['executed']:>11}/{c['skipped']:<5}")
+    sections = [(cfg.root / "build" / "reports" / "papermill", "make test, papermill pass"),
+                (cfg.root / "build" / "reports" / "nbval", "make test, nbval pass"),
+                (cfg.reports_dir, "your own notebook runs")]
+    shown = 0
+    for folder, title in sections:
+        if folder.is_dir() and any(folder.glob("*.jsonl")):
+            print(f"== {title}: live cells executed/skipped ({folder})")
+            print("\n".join(cells.report_lines(folder)) + "\n")
+            shown += 1
+    if not shown:
+        print("No run reports yet: run a notebook, or `make test`.")
+    return 0
+
+
+def _learner_state(argv: list[str]) -> int:
+    from pathlib import Path
+    from . import learner_state
+    if len(argv) < 2 or argv[0] not in ("save", "compare"):
+        raise CourseError("learner-state needs an action and a file.",
+                          "run `python -m ckalab learner-state save FILE [IMAGE ...]`, "
+                          "later `python -m ckalab learner-state compare FILE`.")
+    path = Path(argv[1])
+    if argv[0] == "save":
+        data = learner_state.save(path, argv[2:])
+        print(f"Learner state saved to {path}: {len(data['files'])} files, {len(data['images'])} images.")
+        return 0
+    changed = learner_state.compare(path)
+    if changed:
+        print("The learner's own state changed:\n  " + "\n  ".join(changed), file=sys.stderr)
+        return 1
+    print(f"Learner state unchanged since {path} was saved.")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ckalab", description=__doc__)
     parser.add_argument("command", choices=["doctor", "registries", "registries-delete", "registries-reset",
-                                            "cluster", "cluster-delete", "report", "credentials"])
+                                            "cluster", "cluster-delete", "report", "credentials",
+                                            "learner-state"])
+    parser.add_argument("args", nargs="*", help="learner-state: save|compare FILE [IMAGE ...]")
     parser.add_argument("--json", action="store_true", help="doctor: print the checks as JSON")
     args = parser.parse_args(argv)
     try:
@@ -48,8 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "registries-reset":
             registry.down()
             cfg = settings.load()
-            for name in ("credentials.json", "htpasswd"):
-                (cfg.auth_dir / name).unlink(missing_ok=True)
+            for folder in (cfg.auth_dir, cfg.legacy_auth_dir):
+                for name in ("credentials.json", "htpasswd"):
+                    (folder / name).unlink(missing_ok=True)
             registry.up()
             print("Registries recreated with new lab credentials.")
         elif args.command == "credentials":
@@ -62,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster.delete()
         elif args.command == "report":
             return _report()
+        elif args.command == "learner-state":
+            return _learner_state(args.args)
     except CourseError as exc:
         print(f"ckalab: {exc.message}", file=sys.stderr)
         return 2

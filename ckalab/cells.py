@@ -71,6 +71,7 @@ def start(notebook: str, require: str | None = None, *, quiet: bool = False,
           registries: bool = True) -> doctor.Environment:
     """First cell of every notebook. Returns the Environment the doctor found."""
     install_notebook_handler()
+    _cell_counter.watch()
     cfg = settings_module.load()
     env_vars = shell.course_env(cfg)
     # Inside the kernel, `!docker` and `!kubectl` use the course's config, too.
@@ -129,7 +130,34 @@ def report_path(notebook: str) -> Path:
     return settings_module.load().reports_dir / f"{notebook}.jsonl"
 
 
-def _cell_id() -> int | None:
+class _CellCounter:
+    """Tells one cell from the next. nbval runs cells with store_history=False, so IPython's
+    execution_count stays the same for every cell; a pre_run_cell hook counts them instead."""
+
+    def __init__(self):
+        self.count = 0
+        self.cell_id: str | None = None
+
+    def __call__(self, info=None) -> None:
+        self.count += 1
+        self.cell_id = getattr(info, "cell_id", None)   # set by JupyterLab and nbclient
+
+    def watch(self) -> None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        shell_ = get_ipython()
+        if shell_ is not None and self not in shell_.events.callbacks["pre_run_cell"]:
+            shell_.events.register("pre_run_cell", self)
+
+
+_cell_counter = _CellCounter()
+
+
+def _cell_id() -> int | str | None:
+    if _cell_counter.count:
+        return _cell_counter.cell_id or _cell_counter.count
     try:
         from IPython import get_ipython
         shell_ = get_ipython()
@@ -148,9 +176,9 @@ def _record(status: str, level: str, what: str) -> None:
         fh.write(json.dumps(entry) + "\n")
 
 
-def read_report(notebook: str) -> dict:
+def read_report(notebook: str, reports_dir: Path | None = None) -> dict:
     """Per-level counts of cells executed and skipped in the notebook's last run."""
-    path = report_path(notebook)
+    path = (reports_dir / f"{notebook}.jsonl") if reports_dir else report_path(notebook)
     cells: dict[tuple, str] = {}
     if path.exists():
         for line in path.read_text().splitlines():
@@ -163,6 +191,26 @@ def read_report(notebook: str) -> dict:
     for (cell, level), status in cells.items():
         counts.setdefault(level, {"executed": 0, "skipped": 0})[status] += 1
     return counts
+
+
+def report_lines(reports_dir: Path) -> list[str]:
+    """The run report of `reports_dir` as text: lessons, then labs (lab ids start with "lab"),
+    live cells executed/skipped per level, and the totals."""
+    names = sorted((p.stem for p in reports_dir.glob("*.jsonl")), key=lambda n: (n.startswith("lab"), n))
+    lines = [f"{'notebook':40} {'docker run/skip':>16} {'cluster run/skip':>17}"]
+    totals = {"docker": [0, 0], "cluster": [0, 0]}
+    for name in names:
+        counts = read_report(name, reports_dir)
+        row = []
+        for level in ("docker", "cluster"):
+            c = counts.get(level, {"executed": 0, "skipped": 0})
+            totals[level][0] += c["executed"]
+            totals[level][1] += c["skipped"]
+            row.append(f"{c['executed']}/{c['skipped']}")
+        lines.append(f"{name:40} {row[0]:>16} {row[1]:>17}")
+    lines.append(f"{'TOTAL':40} {'/'.join(map(str, totals['docker'])):>16} "
+                 f"{'/'.join(map(str, totals['cluster'])):>17}")
+    return lines
 
 
 # ---------------------------------------------------------------- guards

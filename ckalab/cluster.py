@@ -173,6 +173,17 @@ def exists(cfg: Settings) -> bool:
     return cfg.cluster_name in shell.run(["kind", "get", "clusters"], timeout=30).output.split()
 
 
+def export_kubeconfig(cfg: Settings | None = None) -> bool:
+    """Write the course cluster's kubeconfig to cfg.kubeconfig (kind writes only that file).
+    False, and nothing written, when kind or the cluster is missing."""
+    cfg = cfg or settings_module.load()
+    if shutil.which("kind") is None or not exists(cfg):
+        return False
+    cfg.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+    return shell.run(["kind", "export", "kubeconfig", "--name", cfg.cluster_name,
+                      "--kubeconfig", str(cfg.kubeconfig)], env=shell.course_env(cfg), timeout=60).ok
+
+
 def create(cfg: Settings | None = None, *, echo=print) -> None:
     """Create (or repair) the course cluster and wire it to the registries. Idempotent."""
     cfg = cfg or settings_module.load()
@@ -192,9 +203,7 @@ def create(cfg: Settings | None = None, *, echo=print) -> None:
             raise CourseError(f"`kind create cluster` failed (exit {result.returncode}); its output is above.",
                               "run `make doctor`, fix what it reports, then `make cluster` again.")
     else:
-        # Refresh the kubeconfig in case it was deleted; kind writes only this file.
-        shell.run(["kind", "export", "kubeconfig", "--name", cfg.cluster_name,
-                   "--kubeconfig", str(cfg.kubeconfig)], env=env, timeout=60)
+        export_kubeconfig(cfg)    # in case it was deleted
     guard(cfg)
     nodes = shell.run(["kind", "get", "nodes", "--name", cfg.cluster_name], env=env).output.split()
     for node in nodes:

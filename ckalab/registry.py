@@ -49,6 +49,13 @@ def credentials(cfg: Settings | None = None) -> Credentials:
     """The lab login for the private registry, created on first use (lab-only)."""
     cfg = cfg or settings_module.load()
     path = cfg.auth_dir / "credentials.json"
+    legacy = cfg.legacy_auth_dir / "credentials.json"
+    if not path.exists() and legacy.exists():
+        # A checkout from before the credentials moved to the user's state: keep its password,
+        # so that its logins and pull Secrets keep working.
+        cfg.auth_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(legacy.read_text())
+        path.chmod(0o600)
     if path.exists():
         data = json.loads(path.read_text())
         return Credentials(data["username"], data["password"])
@@ -116,8 +123,9 @@ def _start(client, errors, *, name: str, port: int, image: str, environment=None
     except errors.NotFound:
         container = None
     if container is not None and volumes and container.labels.get(COURSE_LABEL) == "registry":
-        # A course registry made from another checkout reads another htpasswd: replace it.
-        mounted = {m.get("Source") for m in container.attrs.get("Mounts", [])}
+        # A course registry made with other mounts (an older course version, another htpasswd):
+        # replace it. Its images live in the named storage volume, so they stay.
+        mounted = {m.get("Name") or m.get("Source") for m in container.attrs.get("Mounts", [])}
         if not set(volumes) <= mounted:
             container.remove(force=True)
             container = None
@@ -145,7 +153,7 @@ def up(cfg: Settings | None = None) -> None:
     client, errors = _docker_client()
     _ensure_image(client, errors, cfg.registry_image)
     _start(client, errors, name=cfg.open_registry_name, port=cfg.open_registry_port,
-           image=cfg.registry_image)
+           image=cfg.registry_image, volumes=storage_volume(cfg.open_registry_name))
     write_htpasswd(cfg)
     private = dict(
         name=cfg.private_registry_name, port=cfg.private_registry_port, image=cfg.registry_image,
@@ -154,7 +162,8 @@ def up(cfg: Settings | None = None) -> None:
             "REGISTRY_AUTH_HTPASSWD_REALM": "ckalab private registry",
             "REGISTRY_AUTH_HTPASSWD_PATH": "/auth/htpasswd",
         },
-        volumes={str(cfg.auth_dir): {"bind": "/auth", "mode": "ro"}},
+        volumes={str(cfg.auth_dir): {"bind": "/auth", "mode": "ro"},
+                 **storage_volume(cfg.private_registry_name)},
     )
     container = _start(client, errors, **private)
     for url in (f"http://{cfg.open_registry}/v2/", f"http://{cfg.private_registry}/v2/"):
@@ -168,6 +177,12 @@ def up(cfg: Settings | None = None) -> None:
     # A registry container made again (registries-reset, another checkout's) has lost its
     # place on the kind network, where the course cluster's nodes pull from it by name.
     connect_to_kind_network(cfg)
+
+
+def storage_volume(registry_name: str) -> dict:
+    """The registry's storage as a named volume: it belongs to the machine, so a registry
+    container made again (another clone, a new course version) still has every pushed image."""
+    return {f"ckalab-{registry_name}-data": {"bind": "/var/lib/registry", "mode": "rw"}}
 
 
 def accepts_lab_credentials(cfg: Settings) -> bool:

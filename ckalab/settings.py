@@ -49,9 +49,23 @@ class Settings:
     # (cluster.kind_config). For host workarounds a CI script needs; the course adds none.
     kind_config_extra: Path | None = None
 
+    # CKALAB_STATE_DIR: where this checkout's state lives (progress, reports, lab work, kubeconfig,
+    # Docker config). The test suite points it at a directory of its own.
+    state_override: Path | None = None
+    # CKALAB_SHARED_DIR: what belongs to the user rather than to one checkout: the registries'
+    # lab credentials, which every clone on the machine must share with the registry containers.
+    shared_override: Path | None = None
+
     @property
     def state_dir(self) -> Path:
-        return self.root / ".ckalab"
+        return self.state_override or self.root / ".ckalab"
+
+    @property
+    def shared_dir(self) -> Path:
+        if self.shared_override:
+            return self.shared_override
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(base) / "ckalab"
 
     @property
     def docker_config_dir(self) -> Path:
@@ -69,7 +83,13 @@ class Settings:
 
     @property
     def auth_dir(self) -> Path:
-        return self.state_dir / "auth"
+        """credentials.json and the registry's htpasswd: one per user, shared by every clone."""
+        return self.shared_dir / "auth"
+
+    @property
+    def legacy_auth_dir(self) -> Path:
+        """Where a checkout kept the credentials before they moved to shared_dir."""
+        return self.root / ".ckalab" / "auth"
 
     @property
     def reports_dir(self) -> Path:
@@ -107,4 +127,12 @@ def load() -> Settings:
         node_image=(env.get("CKALAB_NODE_IMAGE") or "").strip() or NODE_IMAGE,
         # A relative path is taken from the course root, where make and the notebooks run.
         kind_config_extra=(root / Path(extra).expanduser()) if extra else None,
+        state_override=_path_from(env.get("CKALAB_STATE_DIR"), root),
+        shared_override=_path_from(env.get("CKALAB_SHARED_DIR"), root),
     )
+
+
+def _path_from(value: str | None, root: Path) -> Path | None:
+    """An absolute path from an environment value (relative ones from the course root)."""
+    value = (value or "").strip()
+    return (root / Path(value).expanduser()).resolve() if value else None

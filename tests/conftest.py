@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,25 @@ def _fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
 
 
+TEST_STATE = ROOT / "build" / "test-state"
+
+
+def pytest_configure(config):
+    """The suite's own state directory: it never reads or writes the learner's .ckalab/
+    (`make test` sets the same folder for its nbval pass). Set before anything loads settings."""
+    os.environ.setdefault("CKALAB_STATE_DIR", str(TEST_STATE))
+    # The registries' credentials are the user's, shared with the registry containers. Fixed
+    # here, so that a test that moves $HOME (to keep ~/.docker out of reach) still finds them.
+    os.environ.setdefault("CKALAB_SHARED_DIR", str(settings.load().shared_dir))
+
+
 def pytest_sessionstart(session):
     session.config._learner_files = {p: _fingerprint(p) for p in LEARNER_FILES}
+    state = Path(os.environ["CKALAB_STATE_DIR"])
+    if state == TEST_STATE:
+        shutil.rmtree(state, ignore_errors=True)      # each run starts from no progress at all
+    from ckalab import cluster
+    cluster.export_kubeconfig()                       # the test state's own, when the cluster exists
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -32,23 +50,10 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_terminal_summary(terminalreporter):
     cfg = settings.load()
-    reports = sorted(cfg.reports_dir.glob("*.jsonl")) if cfg.reports_dir.exists() else []
-    if not reports:
-        return
-    terminalreporter.section("run report: live cells per notebook (executed/skipped)")
-    totals = {"docker": [0, 0], "cluster": [0, 0]}
-    for path in reports:
-        counts = cells.read_report(path.stem)
-        parts = []
-        for level in ("docker", "cluster"):
-            c = counts.get(level, {"executed": 0, "skipped": 0})
-            totals[level][0] += c["executed"]
-            totals[level][1] += c["skipped"]
-            parts.append(f"{level} {c['executed']}/{c['skipped']}")
-        terminalreporter.write_line(f"{path.stem:40} " + "   ".join(parts))
-    terminalreporter.write_line(
-        f"{'TOTAL':40} docker {totals['docker'][0]}/{totals['docker'][1]}   "
-        f"cluster {totals['cluster'][0]}/{totals['cluster'][1]}")
+    if cfg.reports_dir.is_dir() and any(cfg.reports_dir.glob("*.jsonl")):
+        terminalreporter.section("run report: live cells per notebook (executed/skipped)")
+        for line in cells.report_lines(cfg.reports_dir):
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +86,8 @@ def isolated_state(tmp_path, monkeypatch):
     for sub in ("notebooks",):
         (tmp_path / sub).mkdir()
     monkeypatch.setenv("CKALAB_HOME", str(tmp_path))
+    monkeypatch.setenv("CKALAB_STATE_DIR", str(tmp_path / ".ckalab"))
+    monkeypatch.setenv("CKALAB_SHARED_DIR", str(tmp_path / "shared"))
     return settings.load()
 
 

@@ -126,3 +126,31 @@ def test_a_missing_tool_is_a_visible_skip(run_at, monkeypatch, tmp_path, capsys)
     run_at("docker", "docker")
     with pytest.raises(CourseError, match="not installed"):
         cells.sh("kubectl version --client", needs="none")
+
+
+def test_cells_are_told_apart_when_execution_count_stays_the_same(run_at, monkeypatch):
+    """nbval runs cells with store_history=False: the pre_run_cell counter still separates them."""
+    run_at("docker")
+    counter = cells._CellCounter()
+    monkeypatch.setattr(cells, "_cell_counter", counter)
+    for _ in range(3):
+        counter()                                   # what IPython calls before each cell
+        cells.requires("docker", "a cell")
+    counter(type("Info", (), {"cell_id": "c-with-id"})())
+    cells.requires("docker", "a cell JupyterLab names")
+    cells.requires("docker", "the same cell again")
+    assert cells.read_report("test-notebook")["docker"]["executed"] == 4
+
+
+def test_report_lists_lessons_then_labs_with_totals(tmp_path):
+    import json
+    for name, entries in {"lab09-wrong-tag": [(1, "executed", "cluster")],
+                          "09-exam-practice": [(1, "executed", "docker"), (2, "skipped", "cluster")],
+                          "00-setup": [(1, "executed", "docker"), (1, "executed", "docker")]}.items():
+        (tmp_path / f"{name}.jsonl").write_text("".join(
+            json.dumps({"cell": c, "status": s, "level": lv, "what": "x", "time": 0}) + "\n" for c, s, lv in entries))
+    lines = cells.report_lines(tmp_path)
+    assert [line.split()[0] for line in lines[1:]] == ["00-setup", "09-exam-practice", "lab09-wrong-tag", "TOTAL"]
+    assert lines[1].split()[1:] == ["1/0", "0/0"]
+    assert lines[2].split()[1:] == ["1/0", "0/1"]
+    assert lines[-1].split()[1:] == ["2/0", "1/1"]

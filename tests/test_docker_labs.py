@@ -7,7 +7,6 @@ each known-wrong attempt fails on its sub-check -> the reference solution passes
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ import pytest
 from ckalab import docker_labs, labs
 
 DOCKER_LABS = [lab for lab in labs.all_labs() if lab.check_fn.__module__ == docker_labs.__name__]
-READ_ONLY = {"lab04-push-private", "lab05-pull-secret-manifest", "lab06-pin-digest"}
 
 
 def test_the_six_docker_labs_are_registered():
@@ -66,12 +64,8 @@ def _snapshot(folder: Path) -> dict:
 def _check(lab):
     """Check, and prove it left the learner's files alone."""
     before = _snapshot(lab.work_dir)
-    started = time.monotonic()
     result = lab.check()
-    took = time.monotonic() - started
     assert _snapshot(lab.work_dir) == before, f"{lab.id}: the Check changed the learner's files"
-    if lab.id in READ_ONLY:
-        assert took < 3, f"{lab.id}: a read-only Check took {took:.1f} s"
     return result
 
 
