@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*.ipyn
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test unit doctor registries registries-delete registries-reset \
-        cluster cluster-delete base-images node-image bench link record-fixtures strip student instructor report clean
+        cluster cluster-delete base-images node-image bench link record-fixtures strip student instructor book report clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -80,6 +80,9 @@ link: $(STAMP) ## regenerate each lesson's quiz cells and lab links (after editi
 
 record-fixtures: $(STAMP) ## re-record tests/fixtures/pods from the course cluster
 	$(PY) scripts/record_pod_fixtures.py
+
+book: $(STAMP) ## build/book: every lesson and lab as HTML with the outputs of the last make test (no solutions)
+	$(PY) -m ckalab.book
 
 report: $(STAMP) ## cells executed/skipped per notebook in the last run
 	@$(PY) -m ckalab report

@@ -64,12 +64,18 @@ def introduces_solution(cell, following) -> bool:
             and "solution" in cell.source.lower())
 
 
-def student(nb):
-    """A copy without solution cells (and the markdown that introduces them), outputs cleared."""
+def without_solutions(nb):
+    """A copy without solution cells and the markdown that introduces them; outputs kept."""
     nb = copy.deepcopy(nb)
     cells = nb.cells
     nb.cells = [c for i, c in enumerate(cells) if not is_solution(c)
                 and not introduces_solution(c, cells[i + 1] if i + 1 < len(cells) else None)]
+    return nb
+
+
+def student(nb):
+    """A copy without solution cells (and the markdown that introduces them), outputs cleared."""
+    nb = without_solutions(nb)
     for cell in nb.cells:
         _clear(cell)
     _clean_notebook_metadata(nb)

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from . import doctor
+from .checks import Notice, show
 from . import settings as settings_module
 from . import shell
 from .errors import CourseError, install_notebook_handler
@@ -92,7 +93,7 @@ def start(notebook: str, require: str | None = None, *, quiet: bool = False,
         environment = doctor.diagnose(cfg)
     _run.environment = environment
     if not quiet:
-        _display(environment)
+        show(environment)
     if _rank(environment.level) < _rank(_run.require):
         missing = "; ".join(f"{c.name}: {c.fix}" for c in environment.missing()) or "see the table above"
         raise CourseError(f"This run requires level '{_run.require}' (CKALAB_REQUIRE) but this machine "
@@ -110,18 +111,6 @@ def write_env_file(env_vars: dict, cfg) -> Path:
     path.write_text("# source this file to use the course's Docker config and kube context\n"
                     + "\n".join(lines) + "\n")
     return path
-
-
-def _display(obj) -> None:
-    try:
-        from IPython.display import display
-        from IPython import get_ipython
-        if get_ipython() is not None:
-            display(obj)
-            return
-    except ImportError:
-        pass
-    print(obj)
 
 
 # ---------------------------------------------------------------- report
@@ -268,8 +257,8 @@ def requires(level: str, what: str = "this cell") -> bool:
         raise CourseError(f"{what} needs {level}, which is not available, and this run requires "
                           f"'{_run.require}' (CKALAB_REQUIRE).", HOW_TO_GET[level] + ".")
     _record("skipped", level, what)
-    print(f"\u23ed Skipped: {what} needs {'a kind cluster' if level == 'cluster' else 'Docker'}, "
-          f"which this machine does not have. To run it, {HOW_TO_GET[level]}.")
+    show(Notice(f"{what} needs {'a kind cluster' if level == 'cluster' else 'Docker'}, "
+                f"which this machine does not have. To run it, {HOW_TO_GET[level]}."))
     return False
 
 
@@ -281,7 +270,7 @@ def sh(command: str, *, needs: str | None = None, expect: str = "success",
     if such a command unexpectedly succeeds. Returns None when skipped.
     """
     level = needs or needs_of(command)
-    label = command.splitlines()[0][:80]
+    label = command.splitlines()[0]
     if not requires(level, f"`{label}`"):
         return None
     missing = missing_programs(command)
@@ -290,8 +279,8 @@ def sh(command: str, *, needs: str | None = None, expect: str = "success",
             raise CourseError(f"`{label}` needs {', '.join(missing)}, which is not installed, and this run "
                               f"requires '{_run.require}' (CKALAB_REQUIRE).", "install it and run `make doctor`.")
         _record("skipped", "tools", label)
-        print(f"\u23ed Skipped: `{label}` needs {', '.join(missing)}, which is not installed here. "
-              "To run it, install it (see the README) and run `make doctor`.")
+        show(Notice(f"`{label}` needs {', '.join(missing)}, which is not installed here. "
+                    "To run it, install it (see the README) and run `make doctor`."))
         return None
     if level == "cluster":
         from .cluster import guard

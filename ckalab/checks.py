@@ -27,6 +27,47 @@ def plain(text: str) -> str:
     return _CODE.sub(r"\1", text)
 
 
+# Status words on coloured labels: they read the same in every browser, with or without an
+# emoji font (emoji render as empty boxes without one, and a pass then looks like a fail).
+_BADGE_COLOURS = {"PASS": "#1a7f37", "OK": "#1a7f37", "FAIL": "#cf222e", "NO": "#cf222e",
+                  "WARN": "#9a6700", "SKIPPED": "#57606a", "N/A": "#57606a"}
+
+
+def badge(word: str) -> str:
+    """A status word as a small coloured label (HTML)."""
+    colour = _BADGE_COLOURS[word]
+    return (f"<span style='display:inline-block;min-width:3.2em;padding:0 0.4em;border-radius:3px;"
+            f"background:{colour};color:#fff;font:bold 0.8em/1.6 sans-serif;text-align:center'>{word}</span>")
+
+
+@dataclass
+class Notice:
+    """One paragraph that says a cell was skipped and how to run it: plain text in a terminal,
+    in a notebook wrapped HTML with a SKIPPED label, `code` shown as code and never cut."""
+    text: str
+    word: str = "SKIPPED"
+
+    def __str__(self) -> str:
+        return f"{self.word.capitalize()}: {self.text}"
+
+    def _repr_html_(self) -> str:
+        return (f"<div style='{READABLE};white-space:normal;overflow-wrap:break-word'>{badge(self.word)} "
+                f"{inline_code(self.text)}</div>")
+
+
+def show(obj) -> None:
+    """Display obj as rich output in a notebook, print it elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+        if get_ipython() is not None:
+            display(obj)
+            return
+    except ImportError:
+        pass
+    print(obj, flush=True)
+
+
 @dataclass
 class SubCheck:
     name: str
@@ -62,7 +103,7 @@ class CheckResult:
 
     def _repr_html_(self) -> str:
         rows = "".join(
-            f"<tr><td>{'&#9989;' if s.passed else '&#10060;'}</td><td style='text-align:left'>{html.escape(s.name)}</td>"
+            f"<tr><td>{badge('PASS' if s.passed else 'FAIL')}</td><td style='text-align:left'>{html.escape(s.name)}</td>"
             f"<td style='text-align:left'>{inline_code(s.reason)}</td></tr>" for s in self.subchecks)
         verdict = "All checks passed." if self.passed else f"{len(self.failed())} check(s) still failing."
         return (f"<div style='{READABLE}'><p><b>{html.escape(self.lab)}</b>: {verdict}</p>"

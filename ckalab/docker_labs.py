@@ -100,8 +100,12 @@ def wait_http(url: str, container: str | None = None, seconds: float = 5) -> req
 
 
 def container_state(name: str) -> str:
-    result = docker("inspect", "-f", "{{.State.Status}} (exit code {{.State.ExitCode}})", name, timeout=20)
-    return result.output.strip() if result.ok else "gone"
+    """`running`, `exited with code N` (or another Docker state), or `gone`."""
+    result = docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", name, timeout=20)
+    if not result.ok:
+        return "gone"
+    status, _, code = result.output.strip().partition(" ")
+    return f"exited with code {code}" if status == "exited" else status
 
 
 def last_log_line(name: str) -> str:

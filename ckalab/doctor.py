@@ -21,7 +21,7 @@ from . import settings as settings_module
 from . import shell
 from .errors import CourseError
 from .settings import Settings
-from .checks import inline_code
+from .checks import badge, inline_code
 from .shell import INSTALL_DOCKER, docker_client  # noqa: F401  (docker_client: kept importable from here)
 
 LEFT = "style='text-align:left'"  # JupyterLab right-aligns table cells
@@ -102,7 +102,7 @@ class Environment:
     def _repr_html_(self) -> str:
         rows = []
         for c in self.checks:
-            mark = {"warn": "\u26a0\ufe0f", "ok": "\u2705", "--": "\u2796", "NO": "\u274c"}[c.mark]
+            mark = badge({"warn": "WARN", "ok": "OK", "--": "N/A", "NO": "NO"}[c.mark])
             fix = inline_code(c.fix) if c.shows_fix else ""
             rows.append(f"<tr><td>{mark}</td><td {LEFT}>{html.escape(c.name)}</td>"
                         f"<td {LEFT}>{html.escape(c.detail)}</td><td {LEFT}>{fix}</td></tr>")
@@ -336,7 +336,12 @@ def check_tool(name: str, version_args: list[str], fix: str) -> Check:
             version = json.loads(result.output)["clientVersion"]["gitVersion"]
         except (ValueError, KeyError):
             return Check(name, True, text)
-        return Check(name, True, f"kubectl {version}{kubectl_skew_note(version)}")
+        skew = kubectl_skew_note(version)
+        if skew:
+            return Check(name, True, f"kubectl {version}: {skew}", warning=True,
+                         fix=f"install kubectl v1.{_course_minor() - 1} to v1.{_course_minor() + 1} "
+                             "(https://kubernetes.io/docs/tasks/tools/), then run `make doctor`")
+        return Check(name, True, f"kubectl {version}")
     if name == "kind":
         return check_kind_version(text)
     return Check(name, True, text)
@@ -362,21 +367,26 @@ def check_kind_version(text: str) -> Check:
     return Check("kind", True, text)
 
 
+def _course_minor() -> int:
+    return int(settings_module.KUBERNETES_VERSION.split(".")[1])
+
+
 def kubectl_skew_note(version: str) -> str:
     """kubectl is supported within one minor version of the API server (Kubernetes' skew policy)."""
     match = re.match(r"v?1\.(\d+)", version)
-    target = int(settings_module.KUBERNETES_VERSION.split(".")[1])
-    if not match or abs(int(match.group(1)) - target) <= 1:
+    if not match or abs(int(match.group(1)) - _course_minor()) <= 1:
         return ""
-    return (f" - outside the supported skew for the course's Kubernetes {settings_module.KUBERNETES_VERSION}: "
-            f"install kubectl v1.{target - 1} to v1.{target + 1}")
+    return (f"outside the supported version skew (one minor version) of the course's Kubernetes "
+            f"{settings_module.KUBERNETES_VERSION}; some commands may fail or behave differently")
 
 
 def check_cluster(cfg: Settings, docker_ok: bool, kind_ok: bool, kubectl_ok: bool) -> Check:
     """`kind_ok`: kind is installed (a kind too old to create the cluster can still list it)."""
     name = f"cluster {cfg.cluster_name}"
-    if not (docker_ok and kind_ok and kubectl_ok):
-        return Check(name, False, "needs Docker, kind and kubectl first", "fix the lines above, then `make cluster`")
+    missing = [tool for tool, ok in (("Docker", docker_ok), ("kind", kind_ok), ("kubectl", kubectl_ok)) if not ok]
+    if missing:
+        return Check(name, False, f"needs {' and '.join(missing)} first",
+                     "fix the lines above, then `make cluster`")
     clusters = shell.run(["kind", "get", "clusters"], timeout=20)
     if cfg.cluster_name not in clusters.output.split():
         return Check(name, False, "not created", "run `make cluster`")
@@ -389,7 +399,8 @@ def check_cluster(cfg: Settings, docker_ok: bool, kind_ok: bool, kubectl_ok: boo
     if not ready.ok:
         return Check(name, False, f"API server not ready: {ready.output.strip()[:120]}",
                      "wait a minute, or `make cluster-delete cluster`")
-    return Check(name, True, f"context {cfg.kube_context} ready (kubeconfig {cfg.kubeconfig.name} in .ckalab/)")
+    where = cfg.kubeconfig.relative_to(cfg.root) if cfg.kubeconfig.is_relative_to(cfg.root) else cfg.kubeconfig
+    return Check(name, True, f"context {cfg.kube_context} ready (kubeconfig {where})")
 
 
 def diagnose(cfg: Settings | None = None) -> Environment:

@@ -22,7 +22,7 @@ class CourseError(Exception):
 def _show_course_error(shell, etype, value, tb, tb_offset=None):
     # The cell still counts as failed (papermill and nbval see an error),
     # but the learner reads one paragraph instead of a traceback.
-    text = f"\u274c {value.message}"
+    text = f"Error: {value.message}"
     shell._showtraceback(etype, value, [text])
     return [text]
 

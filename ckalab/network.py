@@ -12,6 +12,8 @@ import os
 import socket
 import threading
 
+from .checks import Notice, show
+
 
 def offline_forced() -> bool:
     return os.environ.get("CKALAB_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
@@ -42,6 +44,5 @@ def requires_internet(host: str, what: str = "this cell", port: int = 443, timeo
     if online(host, port, timeout):
         return True
     reason = "CKALAB_OFFLINE is set" if offline_forced() else f"{host}:{port} is not reachable from this machine"
-    print(f"\u23ed Skipped: {what} needs internet ({reason}). "
-          f"It runs as it is on a machine that can reach {host}.")
+    show(Notice(f"{what} needs internet ({reason}). It runs as it is on a machine that can reach {host}."))
     return False

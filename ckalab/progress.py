@@ -49,10 +49,21 @@ def save(data: dict) -> None:
         raise
 
 
-def record_quiz(quiz_id: str, score: int, total: int, answers: dict | None = None) -> dict:
+def record_quiz(quiz_id: str, score: int, total: int, answers: dict | None = None, *,
+                started: float | None = None) -> dict:
+    """Record an attempt. With `started` (when the attempt began), an attempt with the same start
+    is updated in place: a quiz saves after every answer, so half an attempt is not lost."""
     data = load()
     entry = data["quizzes"].setdefault(quiz_id, {"attempts": []})
-    entry["attempts"].append({"time": time.time(), "score": score, "total": total, "answers": answers or {}})
+    attempt = {"time": time.time(), "score": score, "total": total, "answers": answers or {}}
+    if started is not None:
+        attempt["started"] = started
+        attempt["complete"] = len(answers or {}) == total
+    same = [a for a in entry["attempts"] if started is not None and a.get("started") == started]
+    if same:
+        same[0].update(attempt)
+    else:
+        entry["attempts"].append(attempt)
     entry["best"] = max(a["score"] for a in entry["attempts"])
     entry["total"] = total
     save(data)

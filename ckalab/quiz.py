@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,11 +205,11 @@ def _grade_multiple(q: dict, answer) -> Feedback:
     details = []
     for i, o in enumerate(options):
         if i in chosen and i in right:
-            details.append(f"\u2714 {_label(q, i)}: {o['explanation']}")
+            details.append(f"Right: {_label(q, i)}: {o['explanation']}")
         elif i in chosen:
-            details.append(f"\u2718 You chose {_label(q, i)}, which is wrong: {o['explanation']}")
+            details.append(f"Wrong: You chose {_label(q, i)}: {o['explanation']}")
         elif i in right:
-            details.append(f"\u2718 You missed {_label(q, i)}: {o['explanation']}")
+            details.append(f"Missed: You missed {_label(q, i)}: {o['explanation']}")
     if chosen == right:
         return Feedback("correct", "Correct: you found all of them.", details, source=q["source"])
     return Feedback("incorrect", f"Not quite: {len(right)} options are right.", details, source=q["source"])
@@ -376,6 +377,7 @@ class QuizWidget:
         self.restart_button = w.Button(description="Start over", icon="refresh")
         self.restart_button.on_click(self.restart)
         self.saved: dict | None = None
+        self.started = time.time()   # names this attempt in the progress file
         self.widget = w.VBox([w.HTML(f"<h3>Quiz: {html.escape(self.bank['title'])}</h3>"),
                               *[q.box for q in self.questions],
                               self.score_label, self.saved_label, self.restart_button])
@@ -399,8 +401,7 @@ class QuizWidget:
 
     def _answered(self, _view: QuestionView) -> None:
         self._update_score()
-        if self.answered == self.total:
-            self.save()
+        self.save()          # after every answer: a quiz left half-done keeps what was answered
 
     def answers(self) -> dict:
         out = {}
@@ -411,14 +412,17 @@ class QuizWidget:
 
     def save(self) -> None:
         try:
-            self.saved = progress.record_quiz(self.stem, self.score, self.total, self.answers())
-            self.saved_label.value = (f"Saved: {self.score} / {self.total} "
+            self.saved = progress.record_quiz(self.stem, self.score, self.total, self.answers(),
+                                              started=self.started)
+            so_far = "" if self.answered == self.total else f" after {self.answered} of {self.total} answers"
+            self.saved_label.value = (f"Saved: {self.score} / {self.total}{so_far} "
                                       f"(best so far {self.saved['best']}) in the progress file.")
         except (OSError, ValueError) as exc:
             self.saved_label.value = (f"Your score ({self.score} / {self.total}) could not be saved: {html.escape(str(exc))}. "
                                       "Check that the course folder is writable.")
 
     def restart(self, _button=None) -> None:
+        self.started = time.time()
         for q in self.questions:
             q.first = q.last = None
             q.feedback.value = ""

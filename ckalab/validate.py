@@ -88,9 +88,9 @@ def dockerfile(path: str | Path) -> list[Finding]:
 def report(findings: list[Finding], what: str) -> bool:
     """Print a one-line verdict (or the findings) for a notebook cell; True when clean."""
     if not findings:
-        print(f"\u2705 {what}: no problems found")
+        print(f"OK  {what}: no problems found")
         return True
-    print(f"\u274c {what}: {len(findings)} problem(s)")
+    print(f"PROBLEMS  {what}: {len(findings)} problem(s)")
     for f in findings:
         print(f"   {f}")
     return False

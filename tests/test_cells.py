@@ -154,3 +154,16 @@ def test_report_lists_lessons_then_labs_with_totals(tmp_path):
     assert lines[1].split()[1:] == ["1/0", "0/0"]
     assert lines[2].split()[1:] == ["1/0", "0/1"]
     assert lines[-1].split()[1:] == ["2/0", "1/1"]
+
+
+def test_a_skip_notice_is_plain_text_in_a_terminal_and_wrapped_html_in_a_notebook(run_at, capsys):
+    run_at("none")
+    long_command = "docker build --build-arg APP_VERSION=2.0 -t localhost:5001/rollout-demo:2.0 " + "x" * 80
+    cells.sh(long_command)
+    out = capsys.readouterr().out
+    assert out.startswith("Skipped: `docker build") and long_command in out      # never cut
+    notice = cells.Notice("`make cluster` runs it")
+    page = notice._repr_html_()
+    assert ">SKIPPED</span>" in page and "<code>make cluster</code>" in page and "`" not in page
+    assert "white-space:normal" in page and "overflow-wrap:break-word" in page
+    assert not any(ord(ch) > 0x2000 for ch in page)

@@ -955,7 +955,7 @@ def _ready(lab) -> None:
         lab.setup()
     printed = printed.getvalue()
     print(printed, end="")
-    assert f"{lab.id} is ready" in printed and "\u23ed Skipped" not in printed, printed
+    assert f"{lab.id} is ready" in printed and "Skipped:" not in printed, printed
 
 
 def full_cycle(lab_id: str) -> None:

@@ -64,7 +64,22 @@ def test_kubectl_version_skew_is_reported():
     # Kubernetes' version skew policy: kubectl within one minor version of the API server (v1.37).
     assert doctor.kubectl_skew_note("v1.37.0") == ""
     assert doctor.kubectl_skew_note("v1.36.4") == "" and doctor.kubectl_skew_note("v1.38.1") == ""
-    assert "install kubectl v1.36 to v1.38" in doctor.kubectl_skew_note("v1.32.4-dispatcher")
+    assert "supported version skew" in doctor.kubectl_skew_note("v1.32.4-dispatcher")
+
+
+def test_an_out_of_skew_kubectl_is_a_warning_with_the_fix(monkeypatch, tmp_path):
+    fake = tmp_path / "kubectl"
+    fake.write_text('#!/bin/sh\necho \'{"clientVersion": {"gitVersion": "v1.32.4"}}\'\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    check = doctor.check_tool("kubectl", ["version", "--client", "-o", "json"], doctor.INSTALL_KUBECTL)
+    assert check.mark == "warn" and check.shows_fix
+    assert "install kubectl v1.36 to v1.38" in check.fix and "v1.32.4" in check.detail
+
+
+def test_the_cluster_line_names_only_the_missing_tool(isolated_state):
+    check = doctor.check_cluster(isolated_state, docker_ok=True, kind_ok=False, kubectl_ok=True)
+    assert check.detail == "needs kind first"
 
 
 # ---------------------------------------------------------------- output format
@@ -81,7 +96,10 @@ def test_text_rows_keep_their_format_and_warnings_show_a_fix():
     assert lines[3] == "warn  cgroup v2      cgroup v1"
     assert lines[4] == "                     fix: use a cgroup v2 host"
     assert env.missing() == [env.check("kind")] and env.warnings() == [env.check("cgroup v2")]
-    assert "\u26a0" in env._repr_html_() and "use a cgroup v2 host" in env._repr_html_()
+    page = env._repr_html_()
+    assert ">WARN</span>" in page and ">NO</span>" in page and "use a cgroup v2 host" in page
+    # Status words, not emoji: without an emoji font those render as the same empty box.
+    assert not any(ord(ch) > 0x2000 for ch in page), [ch for ch in page if ord(ch) > 0x2000]
 
 
 # ---------------------------------------------------------------- kind version

@@ -90,6 +90,10 @@ def test_every_lab_notebook_is_a_registered_lab_and_vice_versa():
                                      f"labs without a notebook: {sorted(registered - notebooks)}")
 
 
+SOLUTION_FIRST_LINES = ("**Solution**: expand it after you have tried the hints.",
+                        "# The reference solution, as commands for a terminal (this cell only prints them).")
+
+
 @pytest.mark.parametrize("path", LAB_NOTEBOOKS, ids=lambda p: p.stem)
 def test_lab_notebook_follows_the_lab_format(path):
     lab_id = "lab" + path.stem
@@ -104,6 +108,8 @@ def test_lab_notebook_follows_the_lab_format(path):
     hidden = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     assert hidden and all(c.metadata.get("jupyter", {}).get("source_hidden") for c in hidden), \
         "the solution cell must be hidden"
+    # JupyterLab previews a collapsed cell's first line: it must give nothing away.
+    assert all(c.source.splitlines()[0] in SOLUTION_FIRST_LINES for c in hidden), hidden[0].source.splitlines()[0]
     run = [c for c in code if "solution-run" in c.metadata.get("tags", [])]
     assert len(run) == 1 and "if SOLVE:" in run[0].source and "lab.solve()" in run[0].source
     final = [c for c in code if "lab.check()" in c.source]
@@ -224,7 +230,7 @@ def test_panel_and_setup_print_one_skipped_line_without_docker(level, temp_progr
     assert lab.panel() is None
     lab.setup()
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2 and all(line.startswith("\u23ed Skipped:") and "needs Docker" in line for line in lines)
+    assert len(lines) == 2 and all(line.startswith("Skipped:") and "needs Docker" in line for line in lines)
     assert calls == []
 
 
@@ -249,3 +255,13 @@ def test_work_dir_and_place_keep_the_learners_file(isolated_state):
     assert "my edit" not in target.read_text()
     lab.remove_work()
     assert not lab.work_dir.exists()
+
+
+def test_check_results_show_status_words_not_emoji():
+    from ckalab.checks import CheckResult
+    result = CheckResult("lab09-wrong-tag")
+    result.add("deployment exists", True, "deployment/inventory-api in lab09-inventory")
+    result.add("image tag exists in the registry", False, "tag `1.01` is not in the registry")
+    page = result._repr_html_()
+    assert ">PASS</span>" in page and ">FAIL</span>" in page and "<code>1.01</code>" in page
+    assert not any(ord(ch) > 0x2000 for ch in page)

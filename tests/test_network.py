@@ -61,7 +61,7 @@ def test_requires_internet_skips_with_one_visible_line(closed_port, capsys):
     assert network.requires_internet("127.0.0.1", "reading Docker Hub", port=closed_port, timeout=1) is False
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1
-    assert out[0].startswith("\u23ed Skipped: reading Docker Hub needs internet")
+    assert out[0].startswith("Skipped: reading Docker Hub needs internet")
     assert f"127.0.0.1:{closed_port} is not reachable" in out[0]
 
 

@@ -19,8 +19,15 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs"
 OUT = ROOT / "build" / "executed"
 
 
+@pytest.fixture(scope="module")
+def provenance():
+    """Where this run's outputs come from, for the static book (`make book`)."""
+    from ckalab import book, doctor
+    return book.write_provenance(OUT, ROOT, doctor.diagnose().level)
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, monkeypatch):
+def test_notebook_executes(path, monkeypatch, provenance):
     # `make report` shows this pass apart from the nbval pass and from the learner's own runs.
     monkeypatch.setenv("CKALAB_REPORTS", str(ROOT / "build" / "reports" / "papermill"))
     target = OUT / path.parent.name / path.name

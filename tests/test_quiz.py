@@ -225,6 +225,20 @@ def test_finished_quiz_is_saved_to_progress(progress_file):
     assert [a["score"] for a in entry["attempts"]][0] == 7 and entry["attempts"][1]["score"] < 7 and entry["best"] == 7
 
 
+def test_a_half_done_quiz_is_saved_after_each_answer(progress_file):
+    view = quiz.show("05-tags-digests-registries")
+    first, second = view.questions[:2]
+    _answer_all(type("Part", (), {"questions": [first, second]})())
+    entry = progress.load()["quizzes"]["05-tags-digests-registries"]
+    assert len(entry["attempts"]) == 1 and entry["attempts"][0]["complete"] is False
+    assert set(entry["attempts"][0]["answers"]) == {first.question["id"], second.question["id"]}
+    assert "after 2 of 7 answers" in view.saved_label.value
+    _answer_all(view)                      # the rest: the same attempt, now complete
+    entry = progress.load()["quizzes"]["05-tags-digests-registries"]
+    assert len(entry["attempts"]) == 1 and entry["attempts"][0]["complete"] is True
+    assert len(entry["attempts"][0]["answers"]) == 7
+
+
 def test_save_failure_is_a_message(progress_file, monkeypatch):
     def readonly(*_a, **_k):
         raise PermissionError("read-only file system")
