@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*.ipyn
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test unit doctor registries registries-delete registries-reset \
-        cluster cluster-delete base-images node-image bench link record-fixtures strip student instructor book report clean
+        cluster cluster-delete base-images node-image bench link record-fixtures strip student instructor book browser-test report clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,13 +40,18 @@ TEST_STATE := CKALAB_STATE_DIR=$(CURDIR)/build/test-state
 test: $(STAMP) ## run the unit tests, then execute every notebook and lab (papermill, then nbval)
 	@rm -rf build/reports
 	@$(PY) -m ckalab learner-state save build/learner-state.json $(CKALAB_LEARNER_IMAGES)
-	$(TEST_STATE) $(PY) -m pytest -q --durations=15 tests
+	$(TEST_STATE) $(PY) -m pytest -q --durations=15 --ignore=tests/browser tests
 	$(TEST_STATE) CKALAB_REPORTS=$(CURDIR)/build/reports/nbval \
 	  $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed
 	@$(PY) -m ckalab learner-state compare build/learner-state.json
 
 unit: $(STAMP) ## only the unit and repository tests (no notebook execution)
-	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py
+	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py --ignore=tests/browser
+
+browser-test: $(STAMP) ## make lab driven in Chromium (Playwright): setup, a lesson link, a lab, a quiz, a skip
+	@$(PY) -m ckalab learner-state save build/learner-state-browser.json $(CKALAB_LEARNER_IMAGES)
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser
+	@$(PY) -m ckalab learner-state compare build/learner-state-browser.json
 
 doctor: $(STAMP) ## check Docker, kind, kubectl, the cluster and the registries
 	@$(PY) -m ckalab doctor

@@ -18,7 +18,7 @@ mkdir -p "$STATE"
 say() { printf '%s\n' "$*" >&2; }
 
 SID_PACKAGES=(docker.io=28.5.2+dfsg4-5 docker-cli=28.5.2+dfsg4-5 docker-buildx=0.29.1+ds1-4 tini-static kind=0.33.0-1)
-BOOKWORM_PACKAGES=(debootstrap pigz curl make python3-venv gcc libc6-dev libseccomp-dev)
+BOOKWORM_PACKAGES=(debootstrap pigz curl make python3-venv gcc libc6-dev libseccomp-dev chromium fonts-dejavu-core)
 
 sources=/etc/apt/sources.list.d/ckalab-ci-sid.sources
 pin=/etc/apt/preferences.d/ckalab-ci-sid

@@ -84,6 +84,11 @@ def start(notebook: str, require: str | None = None, *, quiet: bool = False,
     _run.notebook = notebook
     _run.require = required_level(require)
     report_path(notebook).unlink(missing_ok=True)
+    if not cfg.kubeconfig.exists():
+        # A new state folder (a fresh clone, a deleted .ckalab/) on a machine whose course
+        # cluster exists: kind writes its kubeconfig again.
+        from .cluster import export_kubeconfig
+        export_kubeconfig(cfg)
     environment = doctor.diagnose(cfg)
     if registries and environment.docker and not all(
             environment.check(n).ok for n in (f"open registry {cfg.open_registry}",

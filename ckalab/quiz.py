@@ -336,6 +336,7 @@ class QuestionView:
         self.button.on_click(self._check)
         self.box = w.VBox([self.prompt, self.input, self.button, self.feedback],
                           layout=w.Layout(margin="0 0 1em 0"))
+        self.box.add_class("ckalab-question")   # a handle for the browser tests
 
     def answer(self):
         kind = self.question["type"]

@@ -1,0 +1,290 @@
+"""The learner's path in a real browser: `make lab` as CI runs it, JupyterLab driven by Debian's
+Chromium through Playwright. `make browser-test` runs it (after `make test` in CI); every step
+leaves a screenshot in build/screenshots/.
+
+The servers run with a state folder of their own (build/browser-state), so the learner's
+progress, logins and lab work are not touched. Needs the course cluster (the lab step) and
+Docker; CKALAB_REQUIRE=cluster turns a missing one into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from ckalab import cells, doctor
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "build" / "screenshots"
+STATE = ROOT / "build" / "browser-state"
+TOKEN = "ckalab-browser-test"
+CHROMIUM = os.environ.get("CKALAB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+TIMINGS: dict[str, float] = {}
+
+
+def _need(level: str) -> None:
+    env = doctor.diagnose()
+    if not env.has(level):
+        why = "; ".join(f"{c.name}: {c.detail}" for c in env.missing())
+        if cells.required_level() in ("docker", "cluster")[("docker", "cluster").index(level):]:
+            pytest.fail(f"CKALAB_REQUIRE={cells.required_level()} but there is no {level}: {why}")
+        pytest.skip(f"needs {level}: {why}")
+
+
+class LabServer:
+    """`make lab` on a port of its own, stopped with its whole process group."""
+
+    def __init__(self, port: int, extra_env: dict | None = None, name: str = "lab"):
+        self.port, self.name = port, name
+        self.url = f"http://127.0.0.1:{port}"
+        # Jupyter's config, runtime files, workspaces (open tabs) and user settings go to the
+        # test's folder, never to ~/.jupyter; autosave is off, so the checkout's notebooks keep
+        # no outputs.
+        settings = STATE / f"settings-{name}" / "@jupyterlab" / "docmanager-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "plugin.jupyterlab-settings").write_text('{"autosave": false}\n')
+        env = {**os.environ, "CKALAB_STATE_DIR": str(STATE),
+               "JUPYTERLAB_WORKSPACES_DIR": str(STATE / f"workspaces-{name}"),
+               "JUPYTERLAB_SETTINGS_DIR": str(STATE / f"settings-{name}"),
+               "JUPYTER_CONFIG_DIR": str(STATE / f"jupyter-config-{name}"),
+               "JUPYTER_RUNTIME_DIR": str(STATE / f"jupyter-runtime-{name}"), **(extra_env or {})}
+        self.log = (ROOT / "build" / f"browser-{name}.log").open("w")
+        started = time.monotonic()
+        self.proc = subprocess.Popen(
+            ["make", "lab", f"LAB_ARGS=--no-browser --port {port} --IdentityProvider.token={TOKEN}"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = started + 300
+        while True:
+            try:
+                if requests.get(f"{self.url}/api/status?token={TOKEN}", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"`make lab` did not serve on port {port}: see build/browser-{name}.log")
+            time.sleep(0.5)
+        TIMINGS[f"make lab ({name}) until the server answers, s"] = round(time.monotonic() - started, 1)
+
+    def open(self, page, path: str):
+        page.goto(f"{self.url}/lab/tree/{path}?reset&token={TOKEN}")
+        page.locator(".jp-NotebookPanel:visible .jp-Cell").first.wait_for(timeout=120_000)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: install Debian's `chromium` package "
+                    "(or point CKALAB_CHROMIUM at a Chromium binary).")
+    shutil.rmtree(STATE, ignore_errors=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        # As root, Chromium's sandbox cannot start; the course's own CI runs as root.
+        args = ["--no-sandbox"] if os.geteuid() == 0 else []
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield instance
+        instance.close()
+    (SHOTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1) + "\n")
+
+
+@pytest.fixture(scope="module")
+def lab_server(browser):
+    _need("docker")
+    server = LabServer(8897)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    if getattr(request.node, "failed_call", False):
+        shot(page, f"FAILED-{request.node.name}")
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+def panel(page):
+    return page.locator(".jp-NotebookPanel:visible")
+
+
+def wait_for_idle_kernel(page, timeout: float = 120_000) -> None:
+    page.wait_for_function(
+        "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')",
+        timeout=timeout)
+
+
+def run_cell(page, text: str, timeout: float = 300_000):
+    """Run the first visible code cell that contains `text`, and wait until it finished."""
+    wait_for_idle_kernel(page)
+    cell = panel(page).locator(".jp-CodeCell", has_text=text).first
+    cell.scroll_into_view_if_needed()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    page.wait_for_function(
+        "el => /\\[\\d+\\]/.test(el.textContent)", arg=prompt.element_handle(), timeout=timeout)
+    return cell
+
+
+def run_all(page, timeout: float = 600_000) -> None:
+    page.get_by_role("menuitem", name="Run").click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    page.wait_for_function(
+        """() => { const p = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')];
+                   return p.length && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""", timeout=timeout)
+
+
+def test_00_setup_opens_first_and_runs(lab_server, page):
+    started = time.monotonic()
+    lab_server.open(page, "notebooks/00-setup.ipynb")
+    TIMINGS["00-setup rendered after the server answered, s"] = round(time.monotonic() - started, 1)
+    # The file browser's top is the whole checkout, labs included (it opens at the notebook's folder).
+    page.locator(".jp-BreadCrumbs-home").first.click()
+    listing = page.locator(".jp-DirListing-content")
+    for folder in ("labs", "notebooks", "workloads"):
+        listing.locator(".jp-DirListing-itemText", has_text=re.compile(f"^{folder}$")).wait_for()
+    shot(page, "00-file-browser")
+    assert page.get_by_text("Would you like to receive official Jupyter news?").count() == 0
+    run_all(page)
+    out = panel(page).locator(".jp-OutputArea").all_inner_texts()
+    assert any("Level:" in o for o in out), out
+    assert not panel(page).locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']",
+                                   has_text="Traceback").count()
+    shot(page, "01-setup-run")
+
+
+def test_a_lesson_link_opens_its_lab(lab_server, page):
+    lab_server.open(page, "notebooks/03-dockerfile-instructions.ipynb")
+    link = panel(page).locator("a", has_text="Lab 01").first
+    link.scroll_into_view_if_needed()
+    link.click()
+    page.get_by_role("tab", name=re.compile("01-fix-dockerfile.ipynb")).wait_for()
+    panel(page).locator(".jp-Cell", has_text="Lab 01").first.wait_for()
+    shot(page, "02-lesson-to-lab")
+
+
+def test_a_lab_fails_gives_a_hint_and_passes_after_a_terminal_fix(lab_server, page):
+    _need("cluster")
+    lab_server.open(page, "labs/09-wrong-tag.ipynb")
+    run_cell(page, "REQUIRE = None")
+    run_cell(page, "ck.start(")
+    run_cell(page, "lab.setup()")
+    run_cell(page, "lab.panel()")
+    buttons = panel(page).locator(".widget-button")
+    buttons.filter(has_text="Check").first.click()
+    result = panel(page).locator(".widget-html", has_text="check(s) still failing")
+    result.wait_for(timeout=120_000)
+    assert "image tag exists in the registry" in result.inner_text()
+    shot(page, "03-lab-check-fails")
+    buttons.filter(has_text="Hint 1").first.click()
+    panel(page).locator(".widget-html", has_text="Hint 1").first.wait_for()
+    shot(page, "04-lab-hint")
+    # The fix, typed into a JupyterLab terminal as on the exam.
+    page.keyboard.press("Control+Shift+C")                  # the command palette
+    page.keyboard.type("New Terminal")
+    page.locator(".lm-CommandPalette-item", has_text="New Terminal").first.click()
+    terminal = page.locator(".jp-Terminal:visible .xterm-helper-textarea")
+    terminal.wait_for()
+    terminal.focus()
+    page.keyboard.type('source "$CKALAB_STATE_DIR/env.sh" && kubectl set image deployment/inventory-api '
+                       "api=localhost:5001/inventory-api:1.0 -n lab09-inventory && kubectl rollout status "
+                       "deployment/inventory-api -n lab09-inventory --timeout=120s\n")
+    # xterm draws on a canvas, so the Check below (which retries) is what proves the fix.
+    page.wait_for_timeout(20_000)
+    shot(page, "05-terminal-fix")
+    page.get_by_role("tab", name=re.compile("09-wrong-tag.ipynb")).click()
+    deadline = time.monotonic() + 90
+    while True:
+        buttons.filter(has_text="Check").first.click()
+        page.wait_for_timeout(3000)
+        text = panel(page).locator(".widget-html", has_text="lab09-wrong-tag").last.inner_text()
+        if "All checks passed" in text or time.monotonic() > deadline:
+            break
+    shot(page, "06-lab-check-passes")
+    assert "All checks passed" in text, text
+    run_cell(page, "lab.teardown()")
+
+
+def test_quiz_feedback_is_saved_and_shows_in_the_dashboard(lab_server, page):
+    lab_server.open(page, "notebooks/01-first-image.ipynb")
+    run_cell(page, "REQUIRE = None")
+    run_cell(page, "ck.start(")
+    quiz = run_cell(page, 'ck.quiz.show("01-first-image")')
+    questions = quiz.locator(".ckalab-question")
+    # 1: right (option A), 2: a near miss (no -t), 3: wrong (option B).
+    first = questions.nth(0)
+    first.locator(".widget-radio-box label").nth(0).click()
+    first.locator(".widget-button", has_text="Check").click()
+    first.get_by_text("Correct").first.wait_for()
+    second = questions.nth(1)
+    second.locator("input[type=text]").fill("docker build workloads/hello")
+    second.locator("input[type=text]").press("Enter")
+    second.locator(".widget-button", has_text="Check").click()
+    second.get_by_text("Close, but not quite.").wait_for()
+    third = questions.nth(2)
+    third.locator(".widget-radio-box label").nth(1).click()
+    third.locator(".widget-button", has_text="Check").click()
+    third.get_by_text("Not quite").first.wait_for()
+    quiz.get_by_text(re.compile(r"Saved: 1 / 7 after 3 of 7 answers")).wait_for()
+    shot(page, "07-quiz-feedback")
+    # The dashboard, in a fresh kernel, reads the saved score.
+    lab_server.open(page, "notebooks/11-progress-dashboard.ipynb")
+    page.get_by_role("menuitem", name="Kernel").click()
+    page.get_by_role("menuitem", name=re.compile(r"^Restart Kernel and Run All Cells")).click()
+    page.get_by_role("button", name="Confirm Kernel Restart").click()
+    panel(page).locator(".jp-OutputArea", has_text="01-first-image").first.wait_for(timeout=120_000)
+    shot(page, "08-dashboard")
+    board = panel(page).locator(".jp-OutputArea", has_text="01-first-image").first.inner_text()
+    assert re.search(r"01-first-image\D+1\s*/\s*7", board), board
+
+
+def test_without_docker_every_skip_says_what_to_do(browser, page):
+    server = LabServer(8896, {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}, name="no-docker")
+    try:
+        server.open(page, "notebooks/01-first-image.ipynb")
+        run_cell(page, "REQUIRE = None")
+        run_cell(page, "ck.start(")
+        cell = run_cell(page, "docker build")
+        notice = cell.locator(".jp-OutputArea-output", has_text="SKIPPED").first
+        notice.wait_for()
+        text = notice.inner_text()
+        assert "docker build -t hello:1.0 workloads/hello" in text and "make doctor" in text, text
+        assert "`" not in text, text
+        style = notice.locator("div").first.evaluate("e => getComputedStyle(e).whiteSpace")
+        assert style == "normal", style
+        shot(page, "09-skip-without-docker")
+    finally:
+        server.stop()
+
+
+def test_the_course_notebooks_are_unchanged():
+    """Driving the course saved nothing into the checkout's notebooks (they keep no outputs)."""
+    changed = subprocess.run(["git", "status", "--porcelain", "--", "notebooks", "labs"], cwd=ROOT,
+                             capture_output=True, text=True).stdout
+    assert changed == "", changed
