@@ -21,7 +21,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP) ## create .venv from the pinned requirements (done for you by lab and test)
 
-# JupyterLab serves the whole checkout (lessons, labs, workloads) and opens 00-setup. Its settings
+# JupyterLab serves the whole checkout (lessons, labs, workloads) and opens 00-setup (also the URL
+# it prints, for a browser on another machine). Its settings
 # come from binder/overrides.json (no news prompt), installed into the course's own .venv, never
 # into ~/.jupyter. As root (containers, dev boxes) it needs --allow-root. LAB_ARGS adds flags,
 # e.g. `make lab LAB_ARGS="--no-browser --port 8899"`.
@@ -31,7 +32,7 @@ lab: $(STAMP) ## set up and open the course in JupyterLab
 	-@$(PY) -m ckalab registries
 	@mkdir -p $(dir $(LAB_SETTINGS)) && cp binder/overrides.json $(LAB_SETTINGS)
 	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
-	  $(LAB_ARGS) notebooks/00-setup.ipynb
+	  --LabApp.default_url=/lab/tree/notebooks/00-setup.ipynb $(LAB_ARGS)
 
 # The suite's own state: the learner's .ckalab/ (progress, reports, lab work, logins) stays as it was,
 # and `make test` fails if it does not.
