@@ -161,3 +161,12 @@ def test_generated_cells_are_up_to_date(path, tmp_path):
     copy = tmp_path / path.name
     copy.write_bytes(path.read_bytes())
     assert not link_course.link(copy), f"{rel(path)}: quiz or lab links are stale: run `make link`"
+
+
+def test_no_emoji_in_what_learners_read():
+    """Without an emoji font these render as empty boxes (a pass then looks like a fail)."""
+    emoji = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\u23e9-\u23fa]")
+    files = [*ALL_NOTEBOOKS, *sorted((ROOT / "ckalab").glob("*.py")), *sorted((ROOT / "quizzes").glob("*.yaml")),
+             ROOT / "README.md"]
+    found = [f"{rel(p)}: {m.group(0)!r}" for p in files for m in emoji.finditer(p.read_text())]
+    assert found == [], found
