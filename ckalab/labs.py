@@ -240,6 +240,9 @@ class LabPanel:
         self.status = w.HTML("")
         self.result = w.HTML("")
         self.hints_shown = w.HTML("")
+        # Classes a browser test (or a stylesheet) can find; they change nothing on the page.
+        self.status.add_class("ckalab-check-status")
+        self.result.add_class("ckalab-check-result")
         self.check_button.on_click(lambda _b: self.run_check())
         self.hint_button.on_click(lambda _b: self.next_hint())
         self.widget = w.VBox([w.HTML(f"<b>{html.escape(lab.id)}</b>: {html.escape(lab.title)}"),
@@ -264,7 +267,8 @@ class LabPanel:
             self.lab._say = None
             self.check_button.disabled = False
         self.last_result = result
-        self._set_status(f"Checked in {time.monotonic() - started:.1f} s.")
+        # The clock time shows that a second press, with the same outcome, really checked again.
+        self._set_status(f"Checked at {time.strftime('%H:%M:%S')} in {time.monotonic() - started:.1f} s.")
         self.result.value = result._repr_html_()
         return result
 
