@@ -8,7 +8,8 @@
 #   3. detects this VM's quirks and writes the kind config patches they need into
 #      $CKALAB_CI_STATE/kind-extra.yaml (used through CKALAB_KIND_CONFIG_EXTRA), only when detected:
 #        - cgroup v1: kubelet >= 1.35 refuses it unless failCgroupV1 is false;
-#        - no CAP_SYS_RESOURCE in the bounding set: containerd must not raise oom_score_adj.
+#        - no CAP_SYS_RESOURCE in the bounding set: containerd must not raise oom_score_adj, and
+#          Podman must not raise the containers' rlimits (a CI-only containers.conf, CONTAINERS_CONF).
 #
 # Prints the environment to use as `export` lines on stdout; everything else goes to stderr.
 set -euo pipefail
@@ -19,6 +20,10 @@ say() { printf '%s\n' "$*" >&2; }
 
 SID_PACKAGES=(docker.io=28.5.2+dfsg4-5 docker-cli=28.5.2+dfsg4-5 docker-buildx=0.29.1+ds1-4 tini-static kind=0.33.0-1)
 BOOKWORM_PACKAGES=(debootstrap pigz curl make python3-venv gcc libc6-dev libseccomp-dev chromium fonts-dejavu-core)
+# Lesson 12: bookworm's Podman 4.3, Buildah 1.28 and skopeo 1.9, with what rootful and rootless
+# runs need. uidmap brings the current bookworm point release of shadow's libsubid4, and with it
+# that of passwd and login (the printed plan below shows it).
+BOOKWORM_PACKAGES+=(podman buildah skopeo uidmap fuse-overlayfs slirp4netns netavark aardvark-dns catatonit)
 
 sources=/etc/apt/sources.list.d/ckalab-ci-sid.sources
 pin=/etc/apt/preferences.d/ckalab-ci-sid
@@ -98,4 +103,18 @@ if [ -s "$extra" ]; then
   echo "export CKALAB_KIND_CONFIG_EXTRA=$extra"
 else
   say "no VM quirks detected: kind runs with the course's own config only"
+fi
+
+# Rootful Podman gives every container RLIMIT_NOFILE and RLIMIT_NPROC of 1048576; without
+# CAP_SYS_RESOURCE runc may not raise them ("error setting rlimit type 7: operation not
+# permitted"). Lowering a limit needs no capability, so CI's containers get 4096 of each.
+if [ "$cap_sys_resource" = 0 ]; then
+  conf="$STATE/containers.conf"
+  cat > "$conf" <<'EOF'
+# CI-only (written by .ci/prepare-host.sh): this VM lacks CAP_SYS_RESOURCE.
+[containers]
+default_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]
+EOF
+  say "quirk: CAP_SYS_RESOURCE is missing: Podman containers get nofile/nproc 4096 (CONTAINERS_CONF=$conf)"
+  echo "export CONTAINERS_CONF=$conf"
 fi

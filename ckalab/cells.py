@@ -30,8 +30,11 @@ CLUSTER_COMMANDS = {"kubectl", "kind", "crictl"}
 # Words that run the next word as the command: `time docker stop ...` runs docker.
 COMMAND_PREFIXES = {"sudo", "time", "nohup", "exec", "command", "env", "!",
                     "if", "then", "else", "elif", "while", "until", "do", "{"}
-TOOL_PROGRAMS = {"kubectl", "kind", "docker", "curl", "hadolint"}
+PODMAN_PROGRAMS = {"podman", "buildah", "skopeo"}
+TOOL_PROGRAMS = {"kubectl", "kind", "docker", "curl", "hadolint"} | PODMAN_PROGRAMS
 DOCKER_COMMANDS = {"docker"}
+# What `start` exports into the kernel and writes to env.sh for a terminal.
+COURSE_ENV_KEYS = ("DOCKER_CONFIG", "KUBECONFIG", "DOCKER_HOST", "REGISTRY_AUTH_FILE")
 HOW_TO_GET = {
     "docker": "install Docker and run `make doctor`",
     "cluster": "run `make cluster` (needs Docker, kind and kubectl)",
@@ -76,7 +79,7 @@ def start(notebook: str, require: str | None = None, *, quiet: bool = False,
     cfg = settings_module.load()
     env_vars = shell.course_env(cfg)
     # Inside the kernel, `!docker` and `!kubectl` use the course's config, too.
-    for key in ("DOCKER_CONFIG", "KUBECONFIG", "DOCKER_HOST"):
+    for key in COURSE_ENV_KEYS:
         if key in env_vars:
             os.environ[key] = env_vars[key]
     # Paths in every notebook are written relative to the course root.
@@ -111,9 +114,8 @@ def write_env_file(env_vars: dict, cfg) -> Path:
     """.ckalab/env.sh: `source` it in a terminal to use the course's docker/kubectl config."""
     path = cfg.state_dir / "env.sh"
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = [f"export {k}={shlex.quote(env_vars[k])}" for k in ("DOCKER_CONFIG", "KUBECONFIG", "DOCKER_HOST")
-             if k in env_vars]
-    path.write_text("# source this file to use the course's Docker config and kube context\n"
+    lines = [f"export {k}={shlex.quote(env_vars[k])}" for k in COURSE_ENV_KEYS if k in env_vars]
+    path.write_text("# source this file to use the course's Docker config, kube context and Podman logins\n"
                     + "\n".join(lines) + "\n")
     return path
 
@@ -191,19 +193,19 @@ def report_lines(reports_dir: Path) -> list[str]:
     """The run report of `reports_dir` as text: lessons, then labs (lab ids start with "lab"),
     live cells executed/skipped per level, and the totals."""
     names = sorted((p.stem for p in reports_dir.glob("*.jsonl")), key=lambda n: (n.startswith("lab"), n))
-    lines = [f"{'notebook':40} {'docker run/skip':>16} {'cluster run/skip':>17}"]
-    totals = {"docker": [0, 0], "cluster": [0, 0]}
+    levels = ("docker", "cluster", "podman")
+    lines = [f"{'notebook':40}" + "".join(f"{level + ' run/skip':>18}" for level in levels)]
+    totals = {level: [0, 0] for level in levels}
     for name in names:
         counts = read_report(name, reports_dir)
         row = []
-        for level in ("docker", "cluster"):
+        for level in levels:
             c = counts.get(level, {"executed": 0, "skipped": 0})
             totals[level][0] += c["executed"]
             totals[level][1] += c["skipped"]
             row.append(f"{c['executed']}/{c['skipped']}")
-        lines.append(f"{name:40} {row[0]:>16} {row[1]:>17}")
-    lines.append(f"{'TOTAL':40} {'/'.join(map(str, totals['docker'])):>16} "
-                 f"{'/'.join(map(str, totals['cluster'])):>17}")
+        lines.append(f"{name:40}" + "".join(f"{r:>18}" for r in row))
+    lines.append(f"{'TOTAL':40}" + "".join(f"{'/'.join(map(str, totals[level])):>18}" for level in levels))
     return lines
 
 
@@ -279,14 +281,18 @@ def sh(command: str, *, needs: str | None = None, expect: str = "success",
     if not requires(level, f"`{label}`"):
         return None
     missing = missing_programs(command)
+    # Podman, Buildah and skopeo cells get a column of their own in the run report.
+    tool_level = "podman" if set(programs_of(command)) & PODMAN_PROGRAMS else "tools"
     if missing:
         if _rank(_run.require or "none") > 0:
             raise CourseError(f"`{label}` needs {', '.join(missing)}, which is not installed, and this run "
                               f"requires '{_run.require}' (CKALAB_REQUIRE).", "install it and run `make doctor`.")
-        _record("skipped", "tools", label)
+        _record("skipped", tool_level, label)
         show(Notice(f"`{label}` needs {', '.join(missing)}, which is not installed here. "
                     "To run it, install it (see the README) and run `make doctor`."))
         return None
+    if tool_level == "podman":
+        _record("executed", tool_level, label)
     if level == "cluster":
         from .cluster import guard
         guard()

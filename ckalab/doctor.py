@@ -29,6 +29,10 @@ LEFT = "style='text-align:left'"  # JupyterLab right-aligns table cells
 INSTALL_KIND = "install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation)"
 INSTALL_KUBECTL = "install kubectl (https://kubernetes.io/docs/tasks/tools/)"
 KIND_ROOTLESS_DOCS = "https://kind.sigs.k8s.io/docs/user/rootless/"
+INSTALL_PODMAN = ("optional, for lesson 12: install Podman, Buildah and skopeo (Debian/Ubuntu: "
+                  "`sudo apt install podman buildah skopeo`; others: https://podman.io/docs/installation)")
+INSTALL_BUILDX = ("install Docker's buildx plugin (Debian: `docker-buildx`; Docker's own packages: "
+                  "`docker-buildx-plugin`), then run `make doctor`")
 
 # kind releases before v0.32 write a kubeadm v1beta3 config, which kubeadm v1.37 rejects.
 KIND_MINIMUM = (0, 32)
@@ -347,6 +351,23 @@ def check_tool(name: str, version_args: list[str], fix: str) -> Check:
     return Check(name, True, text)
 
 
+def check_builder(docker_ok: bool) -> Check:
+    """`docker build` uses BuildKit through the buildx plugin; without it Docker falls back to the
+    deprecated legacy builder, which knows no cache or secret mounts."""
+    name = "docker builder"
+    if not docker_ok:
+        return Check(name, False, "needs Docker first", "fix the Docker line above", optional=True)
+    if os.environ.get("DOCKER_BUILDKIT", "").strip() == "0":
+        return Check(name, True, "legacy builder: DOCKER_BUILDKIT=0 is set", warning=True,
+                     fix="unset DOCKER_BUILDKIT, then run `make doctor`")
+    result = shell.run(["docker", "buildx", "version"], timeout=15)
+    if not result.ok:
+        return Check(name, True, "legacy builder: the buildx plugin is missing, so `docker build` "
+                                 "prints a deprecation notice and cannot use BuildKit features",
+                     warning=True, fix=INSTALL_BUILDX)
+    return Check(name, True, f"BuildKit ({result.output.strip().splitlines()[0]})")
+
+
 def parse_kind_version(text: str) -> tuple[int, int, int] | None:
     """(0, 33, 0) from `kind version` output such as `kind v0.33.0 go1.27.2 linux/amd64`."""
     match = re.search(r"\bv(\d+)\.(\d+)\.(\d+)", text)
@@ -415,6 +436,7 @@ def diagnose(cfg: Settings | None = None) -> Environment:
     env.checks.append(check_architecture(client, info))
     env.checks.append(check_cgroups(info))
     if client is not None:
+        env.checks.append(check_builder(env.docker))
         env.checks.append(check_image_store(info, cfg))
         env.checks.append(check_base_images(client, cfg))
         env.checks.append(check_registry(f"http://{cfg.open_registry}/v2/",
@@ -427,6 +449,10 @@ def diagnose(cfg: Settings | None = None) -> Environment:
     cluster = check_cluster(cfg, env.docker, shutil.which("kind") is not None, kubectl.ok)
     env.checks.append(cluster)
     env.cluster = cluster.ok
+    for tool in ("podman", "buildah", "skopeo"):
+        daemonless = check_tool(tool, ["--version"], INSTALL_PODMAN)
+        daemonless.optional = True            # lesson 12 says so in each cell; the level does not change
+        env.checks.append(daemonless)
     if not env.docker:
         # Without Docker the rest is not a fault to fix for Binder users: mark it optional.
         for c in env.checks[1:]:

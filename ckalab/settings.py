@@ -73,6 +73,12 @@ class Settings:
         return self.state_dir / "docker"
 
     @property
+    def containers_auth_file(self) -> Path:
+        """Podman, Buildah and skopeo logins (REGISTRY_AUTH_FILE); never the learner's
+        ~/.config/containers/auth.json or $XDG_RUNTIME_DIR/containers/auth.json."""
+        return self.state_dir / "containers" / "auth.json"
+
+    @property
     def kubeconfig(self) -> Path:
         """The course's own kubeconfig; the learner's ~/.kube/config is never used."""
         return self.state_dir / "kubeconfig"

@@ -52,6 +52,17 @@ def prepare_docker_config(cfg: Settings) -> Path:
     return config_dir
 
 
+def prepare_containers_auth(cfg: Settings) -> Path:
+    """Create the course's Podman/Buildah/skopeo login file: with REGISTRY_AUTH_FILE naming a
+    file that does not exist, `podman push` stops with `stat ...: no such file or directory`."""
+    auth_file = cfg.containers_auth_file
+    if not auth_file.exists():
+        auth_file.parent.mkdir(parents=True, exist_ok=True)
+        auth_file.write_text('{"auths": {}}\n')
+        auth_file.chmod(0o600)                  # it will hold base64 passwords, as Docker's does
+    return auth_file
+
+
 INSTALL_DOCKER = "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop"
 
 # Sockets tried when neither DOCKER_HOST nor a Docker context names the engine.
@@ -210,11 +221,12 @@ def docker_client(timeout: int = 10):
 
 
 def course_env(cfg: Settings | None = None) -> dict[str, str]:
-    """The environment for course commands: own Docker config, own kubeconfig."""
+    """The environment for course commands: own Docker config, own kubeconfig, own Podman logins."""
     cfg = cfg or settings_module.load()
     env = dict(os.environ)
     env["DOCKER_CONFIG"] = str(prepare_docker_config(cfg))
     env["KUBECONFIG"] = str(cfg.kubeconfig)
+    env["REGISTRY_AUTH_FILE"] = str(prepare_containers_auth(cfg))
     # Tools installed into the course's virtualenv (hadolint) are found like system ones.
     venv_bin = os.path.dirname(sys.executable)
     if venv_bin not in env.get("PATH", "").split(os.pathsep):

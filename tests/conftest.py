@@ -13,7 +13,13 @@ from ckalab import cells, doctor, settings
 from ckalab.errors import CourseError
 
 ROOT = Path(__file__).resolve().parent.parent
-LEARNER_FILES = [Path.home() / ".docker" / "config.json", Path.home() / ".kube" / "config"]
+# Podman, Buildah and skopeo read and write logins in $XDG_RUNTIME_DIR/containers/auth.json
+# (containers-auth.json(5)) and read ~/.config/containers/auth.json; the course sets
+# REGISTRY_AUTH_FILE, so neither may change.
+LEARNER_FILES = [Path.home() / ".docker" / "config.json", Path.home() / ".kube" / "config",
+                 Path.home() / ".config" / "containers" / "auth.json",
+                 *([Path(os.environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json"]
+                   if os.environ.get("XDG_RUNTIME_DIR") else [])]
 
 
 def _fingerprint(path: Path) -> str:

@@ -128,6 +128,23 @@ def test_a_missing_tool_is_a_visible_skip(run_at, monkeypatch, tmp_path, capsys)
         cells.sh("kubectl version --client", needs="none")
 
 
+def test_podman_cells_are_counted_in_their_own_column(run_at, monkeypatch, tmp_path, capsys):
+    run_at("docker")
+    monkeypatch.setenv("PATH", str(tmp_path))                 # no podman here
+    assert cells.sh("podman images") is None
+    assert "needs podman, which is not installed" in capsys.readouterr().out
+    assert cells.read_report("test-notebook")["podman"] == {"executed": 0, "skipped": 1}
+    fake = tmp_path / "skopeo"
+    fake.write_text("#!/bin/sh\necho skopeo version 1.9.3\n")
+    fake.chmod(0o755)
+    run_at("docker")
+    assert cells.sh("skopeo --version").ok
+    assert cells.read_report("test-notebook")["podman"] == {"executed": 1, "skipped": 0}
+    run_at("docker", "docker")
+    with pytest.raises(CourseError, match="podman, which is not installed"):
+        cells.sh("podman images")
+
+
 def test_cells_are_told_apart_when_execution_count_stays_the_same(run_at, monkeypatch):
     """nbval runs cells with store_history=False: the pre_run_cell counter still separates them."""
     run_at("docker")
@@ -145,15 +162,17 @@ def test_cells_are_told_apart_when_execution_count_stays_the_same(run_at, monkey
 def test_report_lists_lessons_then_labs_with_totals(tmp_path):
     import json
     for name, entries in {"lab09-wrong-tag": [(1, "executed", "cluster")],
-                          "09-exam-practice": [(1, "executed", "docker"), (2, "skipped", "cluster")],
+                          "09-exam-practice": [(1, "executed", "docker"), (2, "skipped", "cluster"),
+                                               (3, "executed", "podman")],
                           "00-setup": [(1, "executed", "docker"), (1, "executed", "docker")]}.items():
         (tmp_path / f"{name}.jsonl").write_text("".join(
             json.dumps({"cell": c, "status": s, "level": lv, "what": "x", "time": 0}) + "\n" for c, s, lv in entries))
     lines = cells.report_lines(tmp_path)
     assert [line.split()[0] for line in lines[1:]] == ["00-setup", "09-exam-practice", "lab09-wrong-tag", "TOTAL"]
-    assert lines[1].split()[1:] == ["1/0", "0/0"]
-    assert lines[2].split()[1:] == ["1/0", "0/1"]
-    assert lines[-1].split()[1:] == ["2/0", "1/1"]
+    assert lines[0].split()[1::2] == ["docker", "cluster", "podman"]
+    assert lines[1].split()[1:] == ["1/0", "0/0", "0/0"]
+    assert lines[2].split()[1:] == ["1/0", "0/1", "1/0"]
+    assert lines[-1].split()[1:] == ["2/0", "1/1", "1/0"]
 
 
 def test_a_skip_notice_is_plain_text_in_a_terminal_and_wrapped_html_in_a_notebook(run_at, capsys):

@@ -362,3 +362,41 @@ def test_diagnose_reports_the_engines_image_store(docker_env):
     info = doctor.engine_info(doctor.check_docker()[1])
     check = docker_env.check("docker image store")
     assert check.ok and check.warning is doctor.uses_containerd_image_store(info)
+
+
+def _fake_docker(tmp_path, monkeypatch, buildx_ok: bool):
+    """A `docker` on PATH whose `buildx version` succeeds or fails, as with or without the plugin."""
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\n" + ("echo 'github.com/docker/buildx v0.29.1 abc'\n" if buildx_ok else
+                                     "echo \"docker: 'buildx' is not a docker command.\" >&2; exit 1\n"))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+
+
+def test_the_builder_is_buildkit_when_buildx_answers(tmp_path, monkeypatch, isolated_state):
+    _fake_docker(tmp_path, monkeypatch, buildx_ok=True)
+    monkeypatch.delenv("DOCKER_BUILDKIT", raising=False)
+    check = doctor.check_builder(True)
+    assert check.ok and not check.warning and check.detail.startswith("BuildKit (github.com/docker/buildx v0.29.1")
+
+
+def test_a_missing_buildx_plugin_is_a_warning_naming_the_package(tmp_path, monkeypatch, isolated_state):
+    _fake_docker(tmp_path, monkeypatch, buildx_ok=False)
+    monkeypatch.delenv("DOCKER_BUILDKIT", raising=False)
+    check = doctor.check_builder(True)
+    assert check.warning and "legacy builder" in check.detail and "docker-buildx" in check.fix
+
+
+def test_docker_buildkit_0_is_named_as_the_cause(monkeypatch):
+    monkeypatch.setenv("DOCKER_BUILDKIT", "0")
+    check = doctor.check_builder(True)
+    assert check.warning and "DOCKER_BUILDKIT=0" in check.detail and "unset DOCKER_BUILDKIT" in check.fix
+
+
+def test_podman_buildah_and_skopeo_are_optional_and_change_no_level(monkeypatch, tmp_path, isolated_state):
+    monkeypatch.setenv("PATH", str(tmp_path))               # none of them, and no Docker CLI either
+    env = doctor.diagnose()
+    for tool in ("podman", "buildah", "skopeo"):
+        check = env.check(tool)
+        assert not check.ok and check.optional and "apt install podman buildah skopeo" in check.fix
+        assert check not in env.missing()
