@@ -724,8 +724,8 @@ def _check09(lab: Lab, r: CheckResult) -> None:
     waiting = [(p.metadata.name, w) for p in pods for w in waiting_problems(p)]
     if waiting:
         name, (cname, reason, message) = waiting[0]
-        r.add("no waiting reason", False, f"pod {name}: container {cname} waits with {reason} "
-                                          f"({short(message, 140)})")
+        r.add("no waiting reason", False, f"pod {name}: container {cname} waits with {reason}"
+                                          + (f" ({short(message, 140)})" if message else ""))
     elif stale:
         r.add("no waiting reason", False, f"pod {stale[0]} runs another image than the Deployment: a Pod "
                                           "was edited; fix the Deployment's template instead")

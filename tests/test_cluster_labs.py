@@ -822,6 +822,10 @@ def test_wrong_attempt_reasons_name_the_mistake(serve):
     assert "rollout restart" in check(L.L12).get("new pods carry the secret").reason
     check = serve(lab08("recreated"))
     assert "rollout undo" in check(L.L08).get("rollback recorded").reason
+    # A container waiting with an empty message gets no empty "()" after its reason.
+    new_pod_only = [o for o in lab09("rollout pending") if not (o.get("kind") == "Pod" and BAD09 in str(o))]
+    reason = serve(new_pod_only)(L.L09).get("no waiting reason").reason
+    assert reason.endswith("waits with ContainerCreating"), reason
 
 
 @pytest.mark.parametrize("lab_id", list(SCENARIOS))
