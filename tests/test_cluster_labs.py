@@ -1030,3 +1030,26 @@ def test_real_cluster_cycle(real_cycles, lab_id):
     print(f"{lab_id}: full cycle in {seconds:.0f} s")
     if failure:
         pytest.fail(failure, pytrace=False)
+
+
+def test_waiting_for_a_namespace_survives_a_slow_api_server(monkeypatch):
+    """A read timeout (the API server busy with four lab cycles) is retried; a 403 is not."""
+    import urllib3
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+    answers = [urllib3.exceptions.ReadTimeoutError(None, "/api/v1/namespaces/x", "Read timed out."),
+               client.V1Namespace(metadata=client.V1ObjectMeta(name="x"))]
+
+    def read_namespace(self, name, **kwargs):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    monkeypatch.setattr(client.CoreV1Api, "read_namespace", read_namespace)
+    monkeypatch.setattr(L, "api_client", lambda: None)
+    monkeypatch.setattr(L.time, "sleep", lambda s: None)
+    L.wait_until_namespace_is_not_terminating("x", timeout=30)
+    assert answers == []
+    answers[:] = [ApiException(status=403, reason="Forbidden")]
+    with pytest.raises(L.CourseError, match="Forbidden"):
+        L.wait_until_namespace_is_not_terminating("x", timeout=30)
