@@ -152,8 +152,8 @@ def up(cfg: Settings | None = None) -> None:
     cfg = cfg or settings_module.load()
     client, errors = _docker_client()
     _ensure_image(client, errors, cfg.registry_image)
-    _start(client, errors, name=cfg.open_registry_name, port=cfg.open_registry_port,
-           image=cfg.registry_image, volumes=storage_volume(cfg.open_registry_name))
+    open_container = _start(client, errors, name=cfg.open_registry_name, port=cfg.open_registry_port,
+                            image=cfg.registry_image, volumes=storage_volume(cfg.open_registry_name))
     write_htpasswd(cfg)
     private = dict(
         name=cfg.private_registry_name, port=cfg.private_registry_port, image=cfg.registry_image,
@@ -166,8 +166,8 @@ def up(cfg: Settings | None = None) -> None:
                  **storage_volume(cfg.private_registry_name)},
     )
     container = _start(client, errors, **private)
-    for url in (f"http://{cfg.open_registry}/v2/", f"http://{cfg.private_registry}/v2/"):
-        wait_until_serving(url)
+    serving_or_restarted(open_container, f"http://{cfg.open_registry}/v2/")
+    serving_or_restarted(container, f"http://{cfg.private_registry}/v2/")
     if not accepts_lab_credentials(cfg):
         # Its /auth mount no longer shows this checkout's htpasswd (the folder was deleted and
         # made again at the same path, e.g. a fresh clone): a new container mounts it anew.
@@ -196,6 +196,16 @@ def accepts_lab_credentials(cfg: Settings) -> bool:
     return response.status_code == 200
 
 
+def serving_or_restarted(container, url: str) -> None:
+    """Wait until the registry answers. A container that runs but does not answer (its published
+    port lost when Docker itself restarted, say) is restarted once, as `docker restart` would."""
+    try:
+        wait_until_serving(url, seconds=15)
+    except CourseError:
+        container.restart(timeout=5)
+        wait_until_serving(url, seconds=30)
+
+
 def wait_until_serving(url: str, seconds: float = 20) -> None:
     import time
     deadline = time.monotonic() + seconds
@@ -203,11 +213,12 @@ def wait_until_serving(url: str, seconds: float = 20) -> None:
         try:
             requests.get(url, timeout=2)
             return
-        except requests.RequestException:
+        except requests.RequestException as exc:
             if time.monotonic() > deadline:
-                raise CourseError(f"The registry at {url} did not answer within {seconds:.0f} s.",
-                                  "look at `docker logs kind-registry` / `docker logs private-registry`, "
-                                  "then run `make registries` again.") from None
+                raise CourseError(f"The registry at {url} did not answer within {seconds:.0f} s "
+                                  f"({type(exc).__name__}).",
+                                  "look at `docker ps` and `docker logs kind-registry` / "
+                                  "`docker logs private-registry`, then run `make registries` again.") from None
             time.sleep(0.3)
 
 

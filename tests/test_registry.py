@@ -179,7 +179,7 @@ def fake_containers(monkeypatch):
     monkeypatch.setattr(registry, "_docker_client", lambda: (object(), None))
     monkeypatch.setattr(registry, "_ensure_image", lambda *a: None)
     monkeypatch.setattr(registry, "_start", lambda client, errors, **kw: started.append(kw["name"]) or FakeContainer(kw["name"], started))
-    monkeypatch.setattr(registry, "wait_until_serving", lambda url: None)
+    monkeypatch.setattr(registry, "wait_until_serving", lambda url, seconds=20: None)
     monkeypatch.setattr(registry, "accepts_lab_credentials", lambda cfg: True)
     monkeypatch.setattr(registry, "down", lambda cfg=None: [])
     return started
@@ -243,3 +243,38 @@ def test_no_import_cycle_between_cluster_registry_and_doctor():
     assert "registry" in _package_imports("cluster")
     assert not {"doctor", "cluster"} & _package_imports("registry")
     assert not {"doctor", "cluster", "registry"} & _package_imports("shell")
+
+
+class RestartableContainer:
+    def __init__(self):
+        self.restarts = 0
+
+    def restart(self, timeout=10):
+        self.restarts += 1
+
+
+def test_a_running_registry_that_does_not_answer_is_restarted_once(monkeypatch):
+    container, waits = RestartableContainer(), []
+    def wait(url, seconds=20):
+        waits.append(seconds)
+        if container.restarts == 0:
+            raise registry.CourseError("did not answer", "restart it")
+    monkeypatch.setattr(registry, "wait_until_serving", wait)
+    registry.serving_or_restarted(container, "http://localhost:5001/v2/")
+    assert container.restarts == 1 and len(waits) == 2
+
+
+def test_a_registry_that_stays_silent_is_one_paragraph_naming_the_fix(monkeypatch):
+    import requests
+    def refuse(url, timeout):
+        raise requests.ConnectionError("refused")
+    monkeypatch.setattr(registry.requests, "get", refuse)
+    clock = iter(range(0, 10_000, 5))  # each look at the clock is 5 s later
+    monkeypatch.setattr("time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    container = RestartableContainer()
+    with pytest.raises(registry.CourseError) as excinfo:
+        registry.serving_or_restarted(container, "http://localhost:5001/v2/")
+    assert container.restarts == 1
+    message = str(excinfo.value)
+    assert "ConnectionError" in message and "make registries" in message and "\n" not in message
