@@ -171,3 +171,72 @@ def test_no_emoji_in_what_learners_read():
              ROOT / "README.md"]
     found = [f"{rel(p)}: {m.group(0)!r}" for p in files for m in emoji.finditer(p.read_text())]
     assert found == [], found
+
+
+# ---------------------------------------------------------------- the package's own shape
+
+PACKAGE = ROOT / "ckalab"
+
+
+def package_imports() -> dict[str, set[str]]:
+    """Which course module imports which, from the source (imports inside functions count too)."""
+    import ast
+    modules = {path.stem for path in PACKAGE.glob("*.py")}
+    graph = {}
+    for path in PACKAGE.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                names.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ckalab."):
+                names.add(node.module.split(".")[1])
+            elif isinstance(node, ast.Import):
+                names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("ckalab."))
+        graph[path.stem] = (names & modules) - {path.stem}
+    return graph
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import circle as a path (first module repeated at the end), or [] when there is none."""
+    state: dict[str, str] = {}
+
+    def visit(module, path):
+        state[module] = "open"
+        for dependency in sorted(graph[module]):
+            if state.get(dependency) == "open":
+                return path[path.index(dependency):] + [dependency]
+            if dependency not in state and (found := visit(dependency, path + [dependency])):
+                return found
+        state[module] = "done"
+        return []
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module, [module])):
+            return found
+    return []
+
+
+def test_import_cycle_finds_a_circle():
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert import_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+
+def test_package_imports_form_a_tree():
+    cycle = import_cycle(package_imports())
+    assert not cycle, "import circle: " + " -> ".join(cycle)
+
+
+def test_every_module_is_used():
+    """A module is imported by another one, called by a notebook as `ck.<module>`, run by the
+    Makefile as `python -m ckalab.<module>`, imported by a script, or registers labs."""
+    from ckalab import labs
+    graph = package_imports()
+    imported = set().union(*graph.values())
+    notebooks = "\n".join(path.read_text() for path in ALL_NOTEBOOKS)
+    called = set(re.findall(r"\bck\.([a-z_]+)\.", notebooks))
+    run = set(re.findall(r"-m ckalab\.([a-z_]+)", (ROOT / "Makefile").read_text()))
+    scripts = "\n".join(path.read_text() for path in (ROOT / "scripts").glob("*.py"))
+    from_scripts = {name for line in re.findall(r"^from ckalab import (.+?)(?:  #.*)?$", scripts, re.M)
+                    for name in re.split(r",\s*", line)}
+    used = imported | called | run | from_scripts | set(labs.LAB_MODULES) | {"__init__", "__main__"}
+    assert not sorted(set(graph) - used), f"modules nothing uses: {sorted(set(graph) - used)}"
