@@ -322,17 +322,24 @@ def from_cluster(name: str, namespace: str) -> Diagnosis:
     return diagnose(pod, events)
 
 
-def first_pod(selector: str, namespace: str) -> str:
-    """The name of the newest Pod matching a label selector (course cluster only)."""
+def first_pod(selector: str, namespace: str, timeout: float = 30) -> str:
+    """The name of the newest Pod matching a label selector (course cluster only).
+
+    Waits up to `timeout` s for one to exist: right after `kubectl apply` of a Deployment, the
+    controllers may not have made its Pod yet (seen in CI with a busy API server)."""
     from . import cluster
-    result = cluster.kubectl("get", "pods", "-n", namespace, "-l", selector,
-                             "--sort-by=.metadata.creationTimestamp", "-o",
-                             "jsonpath={.items[*].metadata.name}")
-    names = result.output.split() if result.ok else []
-    if not names:
-        raise CourseError(f"No Pod in namespace {namespace} matches `{selector}`.",
-                          f"look with `kubectl get pods -n {namespace} --show-labels`.")
-    return names[-1]
+    deadline = time.monotonic() + timeout
+    while True:
+        result = cluster.kubectl("get", "pods", "-n", namespace, "-l", selector,
+                                 "--sort-by=.metadata.creationTimestamp", "-o",
+                                 "jsonpath={.items[*].metadata.name}")
+        names = result.output.split() if result.ok else []
+        if names:
+            return names[-1]
+        if time.monotonic() > deadline:
+            raise CourseError(f"No Pod in namespace {namespace} matches `{selector}` after {timeout:.0f} s.",
+                              f"look with `kubectl get pods -n {namespace} --show-labels`.")
+        time.sleep(1)
 
 
 def wait_for_reason(name: str, namespace: str, reasons=IMAGE_REASONS | {"CreateContainerConfigError"},

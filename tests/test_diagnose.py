@@ -197,3 +197,22 @@ def test_a_pod_with_one_bad_container_of_two_reports_the_bad_one():
     d = dg.diagnose(pod, [])
     assert (d.container, d.reason) == ("side", "ImagePullBackOff")
     assert [x.container for x in dg.diagnose_all(pod)] == ["app", "side"]
+
+
+def test_first_pod_waits_for_the_controllers_to_make_one(monkeypatch):
+    from ckalab import cluster, shell
+    answers = [shell.Result("kubectl", 0, ""), shell.Result("kubectl", 0, ""), shell.Result("kubectl", 0, "web-1 web-2")]
+    monkeypatch.setattr(cluster, "kubectl", lambda *args, **kwargs: answers.pop(0))
+    monkeypatch.setattr(dg.time, "sleep", lambda s: None)
+    assert dg.first_pod("app=web", "nb08") == "web-2" and answers == []
+
+
+def test_first_pod_that_never_comes_is_one_paragraph(monkeypatch):
+    from ckalab import cluster, shell
+    monkeypatch.setattr(cluster, "kubectl", lambda *args, **kwargs: shell.Result("kubectl", 0, ""))
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr(dg.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(dg.time, "sleep", lambda s: None)
+    with pytest.raises(CourseError) as excinfo:
+        dg.first_pod("app=web", "nb08")
+    assert "after 30 s" in excinfo.value.message and "--show-labels" in str(excinfo.value)
