@@ -9,7 +9,7 @@ Using a lab in a notebook (labs/NN-short-name.ipynb):
     lab.solve()       # the reference solution (tests and CI only)
     lab.teardown()    # removes what the lab (and the learner) made for it; lab.reset() = teardown + setup
 
-Defining a lab: a module listed in LAB_MODULES (docker_labs, cluster_labs) calls `register`:
+Defining a lab: a module listed in LAB_MODULES (docker_labs, cluster_labs, ...) calls `register`:
 
     from .labs import Lab, WrongAttempt, register
 
@@ -65,7 +65,7 @@ from .errors import CourseError
 
 # Modules that define labs, by role. A module that does not exist (yet) is left out;
 # one that fails to import for any other reason raises, so a broken lab cannot hide.
-LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs")
+LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs", "archive_labs")
 LEVELS = ("docker", "cluster")
 NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
 

@@ -18,6 +18,7 @@ from ckalab import quiz  # noqa: E402
 
 # Lesson -> the labs that practise what it teaches.
 LABS_BY_LESSON = {
+    "02-image-anatomy": ["16"],
     "03-dockerfile-instructions": ["01"],
     "04-build-cache-and-size": ["02", "03"],
     "05-tags-digests-registries": ["04", "06"],

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import tarfile
 import threading
 import time
 import uuid
@@ -33,7 +34,7 @@ import kmock
 import pytest
 from kubernetes import client as k8s
 
-from ckalab import cells, cluster_labs, doctor, labs, pullsecrets
+from ckalab import archive_labs, cells, cluster_labs, doctor, labs, pullsecrets
 from ckalab.registry import RegistryAPI
 
 NODE = "cka-images-control-plane"
@@ -697,6 +698,59 @@ def answer(text: str | None):
     return write
 
 
+# ---------------------------------------------------------------- lab16
+
+NS16, IMG16 = "lab16-reports", "report-gen:2.1"
+LOADED16 = "docker.io/library/report-gen:2.1"
+
+
+def lab16(state: str):
+    policy = "Never" if state == "sets imagePullPolicy: Never" else "IfNotPresent"
+    c = [ctr("report", IMG16, policy=policy)]
+    loaded = state == "solved"
+    images = list(KIND_IMAGES) + ([[LOADED16, f"docker.io/library/report-gen@sha256:{_hash('report')}"]] if loaded else [])
+    changed = policy != "IfNotPresent"
+    dep = deployment(NS16, "report-gen", c, replicas=1, available=1 if loaded else 0,
+                     revision=2 if changed or loaded else 1, generation=2 if changed or loaded else 1)
+    rs = replicaset(dep, c, 1, replicas=1, ready=1 if loaded else 0)
+    if loaded:
+        status = [running("report", IMG16)]
+    elif changed:
+        status = [waiting("report", IMG16, "ErrImageNeverPull", never(IMG16))]
+    else:
+        status = [waiting("report", IMG16, "ImagePullBackOff", backoff(LOADED16, not_found(LOADED16)))]
+    return [dep, rs, pod(rs, 0, status), node(images)]
+
+
+def archive(content: str | None):
+    """Write what a learner may have left at the lab's archive path (before the Check)."""
+    def write():
+        path = archive_labs.archive_path(labs.get(archive_labs.L16))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            path.unlink(missing_ok=True)
+            return
+        if content == "not a tar":
+            path.write_bytes(b"report-gen 2.1\n")
+            return
+        with tarfile.open(path, "w") as tar:
+            def add(name: str, data: bytes):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            if content == "export":              # docker export: the container's files, nothing else
+                add("etc/hostname", b"report\n")
+                add("srv/index.html", b"report-gen 2.1\n")
+            elif content == "oci":               # Docker's containerd store, podman --format oci-archive
+                add("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')
+                add("index.json", json.dumps({"manifests": [{"annotations": {
+                    "io.containerd.image.name": LOADED16, "org.opencontainers.image.ref.name": "2.1"}}]}).encode())
+            else:                                # docker save of report-gen:<content>
+                add("manifest.json", json.dumps([{"Config": f"blobs/sha256/{_hash(content)}",
+                                                  "RepoTags": [f"report-gen:{content}"], "Layers": []}]).encode())
+    return write
+
+
 # ====================================================================== scenarios
 
 L = cluster_labs
@@ -777,6 +831,18 @@ SCENARIOS = {
         "solved": (lambda: lab14(), answer(f"# found with crictl\nimage={AGENT}\nreason=unauthorized\n"), None),
         "solved, reason only in the Events (old kubelet message)": (
             lambda: lab14(detail_in_status=False), answer(f"image: {AGENT}\nreason: unauthorized\n"), None),
+    },
+    archive_labs.L16: {
+        "broken": (lambda: lab16("broken"), archive(None), "archive exists"),
+        "exports a container instead of saving the image": (
+            lambda: lab16("broken"), archive("export"), "archive is an image archive"),
+        "writes some other file": (lambda: lab16("broken"), archive("not a tar"), "archive is an image archive"),
+        "saves report-gen:2.0": (lambda: lab16("broken"), archive("2.0"), "archive holds report-gen:2.1"),
+        "saves the archive but loads nothing": (lambda: lab16("broken"), archive("2.1"), "image on the node"),
+        "sets imagePullPolicy: Never": (lambda: lab16("sets imagePullPolicy: Never"), archive("2.1"),
+                                        "deployment unchanged"),
+        "solved": (lambda: lab16("solved"), archive("2.1"), None),
+        "solved from an OCI archive": (lambda: lab16("solved"), archive("oci"), None),
     },
 }
 
