@@ -14,8 +14,8 @@ from pathlib import Path
 
 from . import shell
 from .checks import CheckResult
-from .cluster_labs import (CHECK_NOTE, Kube, _cfg, apply_manifest, check_deployment, check_pods, container,
-                           crictl, delete_namespaces, kubectl, node_images, normalized,
+from .cluster_labs import (CHECK_NOTE, Kube, _cfg, apply_manifest, check_deployment, check_image_on_nodes,
+                           check_pods, container, crictl, delete_namespaces, kubectl, normalized,
                            rollout_status, selector_of, short, wait_until_passes)
 from .errors import CourseError
 from .labs import Lab, WrongAttempt, docker, register
@@ -92,17 +92,7 @@ def _check16(lab: Lab, r: CheckResult) -> None:
           f"it holds {', '.join(tags) or 'no tagged image'}" +
           ("" if any(normalized(t) == want for t in tags) else f"; save {IMAGE16}"))
     pods = kube.pods(NS16, selector_of(dep))
-    nodes = kube.nodes()
-    scheduled = {p.spec.node_name for p in pods if p.spec.node_name}
-    targets = [n for n in nodes if n.metadata.name in scheduled] or nodes
-    missing = [n.metadata.name for n in targets if want not in node_images(n)]
-    if not targets:
-        r.add("image on the node", False, "the cluster lists no nodes")
-    else:
-        r.add("image on the node", not missing,
-              f"{want} is in status.images of {', '.join(n.metadata.name for n in targets)}" if not missing else
-              f"node {missing[0]} does not list {want} in status.images (load the archive into the node; "
-              "the kubelet reports a new image within a minute)")
+    check_image_on_nodes(kube, r, pods, IMAGE16, "load the archive into the node")
     check_pods(r, DEP16, pods, dep.spec.replicas or 1, label="pods running")
 
 

@@ -1118,6 +1118,23 @@ def node_images(node) -> set[str]:
     return {n for img in (node.status.images or []) for n in (img.names or [])}
 
 
+def check_image_on_nodes(kube: Kube, r: CheckResult, pods: list, image: str, fix: str) -> None:
+    """'image on the node': the nodes the Pods are scheduled on (all nodes if none is) list
+    `image` in status.images; `fix` says how to put it there."""
+    nodes = kube.nodes()
+    scheduled = {p.spec.node_name for p in pods if p.spec.node_name}
+    targets = [n for n in nodes if n.metadata.name in scheduled] or nodes
+    want = normalized(image)
+    missing = [n.metadata.name for n in targets if want not in node_images(n)]
+    if not targets:
+        r.add("image on the node", False, "the cluster lists no nodes")
+    else:
+        r.add("image on the node", not missing,
+              f"{want} is in status.images of {', '.join(n.metadata.name for n in targets)}" if not missing else
+              f"node {missing[0]} does not list {want} in status.images ({fix}; the kubelet reports a new "
+              "image within a minute)")
+
+
 def _check13(lab: Lab, r: CheckResult) -> None:
     kube = Kube()
     dep = check_deployment(kube, r, NS13, DEP13)
@@ -1132,18 +1149,7 @@ def _check13(lab: Lab, r: CheckResult) -> None:
     r.add("image unchanged", image == IMAGE13,
           f"image {image}" + ("" if image == IMAGE13 else f"; keep {IMAGE13}"))
     pods = kube.pods(NS13, selector_of(dep))
-    nodes = kube.nodes()
-    scheduled = {p.spec.node_name for p in pods if p.spec.node_name}
-    targets = [n for n in nodes if n.metadata.name in scheduled] or nodes
-    want = normalized(IMAGE13)
-    missing = [n.metadata.name for n in targets if want not in node_images(n)]
-    if not targets:
-        r.add("image on the node", False, "the cluster lists no nodes")
-    else:
-        r.add("image on the node", not missing,
-              f"{want} is in status.images of {', '.join(n.metadata.name for n in targets)}" if not missing else
-              f"node {missing[0]} does not list {want} in status.images (kind load docker-image ... "
-              f"--name {_cfg().cluster_name}; the kubelet reports a new image within a minute)")
+    check_image_on_nodes(kube, r, pods, IMAGE13, f"kind load docker-image ... --name {_cfg().cluster_name}")
     check_pods(r, DEP13, pods, dep.spec.replicas or 1, label="pods running")
 
 

@@ -79,24 +79,52 @@ def lab_env(registries, tmp_path, monkeypatch):
     return registries
 
 
+def non_vacuity_cycle(lab, check, *, after_setup=None, after_attempt=None) -> None:
+    """setup -> Check fails on first_failure -> each wrong attempt, from a fresh setup, fails on its
+    own sub-check -> solve -> Check passes. `check(lab)` runs one Check with the caller's own
+    assertions; `after_setup()` and `after_attempt(attempt, result)` may assert more."""
+    lab.reset()
+    if after_setup:
+        after_setup()
+    result = check(lab)
+    assert not result.passed
+    assert not result.get(lab.first_failure).passed, str(result)
+    for attempt in lab.wrong_attempts:
+        lab.reset()
+        attempt(lab)
+        result = check(lab)
+        assert not result.passed, f"wrong attempt '{attempt.name}' passed:\n{result}"
+        assert not result.get(attempt.fails).passed, f"'{attempt.name}' should fail '{attempt.fails}':\n{result}"
+        if after_attempt:
+            after_attempt(attempt, result)
+    lab.reset()
+    lab.solve()
+    result = check(lab)
+    assert result.passed, str(result)
+
+
+def test_the_cycle_rejects_a_check_that_cannot_fail_and_a_solution_that_does_not_pass():
+    from types import SimpleNamespace
+    from ckalab.checks import CheckResult
+    from ckalab.labs import WrongAttempt
+
+    def result(passed):
+        r = CheckResult("fake")
+        r.add("x", passed, "")
+        return r
+    lab = SimpleNamespace(first_failure="x", reset=lambda: None, solve=lambda: None,
+                          wrong_attempts=[WrongAttempt("does nothing", lambda lab: None, fails="x")])
+    with pytest.raises(AssertionError):
+        non_vacuity_cycle(lab, lambda lab: result(True))       # the setup state already passes
+    with pytest.raises(AssertionError):
+        non_vacuity_cycle(lab, lambda lab: result(False))      # the solution never passes
+
+
 @pytest.mark.docker
 @pytest.mark.parametrize("lab", DOCKER_LABS, ids=lambda lab: lab.id)
 def test_check_fails_for_setup_and_wrong_attempts_and_passes_the_solution(lab, lab_env):
     try:
-        lab.reset()
-        result = _check(lab)
-        assert not result.passed
-        assert not result.get(lab.first_failure).passed, str(result)
-        for attempt in lab.wrong_attempts:
-            lab.reset()
-            attempt(lab)
-            result = _check(lab)
-            assert not result.passed, f"wrong attempt '{attempt.name}' passed:\n{result}"
-            assert not result.get(attempt.fails).passed, f"'{attempt.name}' should fail '{attempt.fails}':\n{result}"
-        lab.reset()
-        lab.solve()
-        result = _check(lab)
-        assert result.passed, str(result)
+        non_vacuity_cycle(lab, _check)
     finally:
         lab.teardown()
     assert not lab.work_dir.exists()

@@ -14,7 +14,7 @@ import pytest
 from ckalab import cells, labs, podman_labs, registry, shell
 from ckalab.docker_labs import dockerfile_instructions
 from ckalab.errors import CourseError
-from test_docker_labs import _snapshot      # the same fingerprint of the learner's lab folder
+from test_docker_labs import _snapshot, non_vacuity_cycle   # the same fingerprint and cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_ID = "lab15-podman-build-run-push"
@@ -142,23 +142,15 @@ def test_check_fails_for_setup_and_wrong_attempts_and_passes_the_solution(podman
     image = podman_labs._image()
     # Something that is not the lab's, on the same base image: teardown must leave it.
     assert podman_labs.podman("tag", "docker.io/library/python:3.13-slim", BYSTANDER).ok
-    try:
-        lab.reset()
+
+    def fresh_setup():
         assert (lab.work_dir / "image" / "Dockerfile").exists() and not (lab.work_dir / "logs").exists()
-        result = _check(lab)
-        assert not result.passed
-        assert not result.get(lab.first_failure).passed, str(result)
-        for attempt in lab.wrong_attempts:
-            lab.reset()
-            attempt(lab)
-            result = _check(lab)
-            assert not result.passed, f"wrong attempt '{attempt.name}' passed:\n{result}"
-            assert not result.get(attempt.fails).passed, f"'{attempt.name}' should fail '{attempt.fails}':\n{result}"
-            assert REASONS[attempt.name] in result.get(attempt.fails).reason, str(result)
-        lab.reset()
-        lab.solve()
-        result = _check(lab)
-        assert result.passed, str(result)
+
+    def reason_names_the_mistake(attempt, result):
+        assert REASONS[attempt.name] in result.get(attempt.fails).reason, str(result)
+
+    try:
+        non_vacuity_cycle(lab, _check, after_setup=fresh_setup, after_attempt=reason_names_the_mistake)
         # A second Check still passes: its own request only adds a log line the file need not have.
         assert _check(lab).passed
     finally:
