@@ -116,8 +116,9 @@ class Diagnosis:
                                     "`crictl pull IMAGE` shows the same error with more detail.",
             "platform-missing": "build the image for the node's platform (`docker build --platform "
                                 "linux/amd64`, or a multi-platform index) and push it again.",
-            "never-pull": f"load the image onto the node (`kind load docker-image`), or set "
-                          f"imagePullPolicy to IfNotPresent in {target}.",
+            "never-pull": f"load the image onto the node (`kind load docker-image`, or `kind load "
+                          f"image-archive` of a `docker save` file). Setting imagePullPolicy to "
+                          f"IfNotPresent in {target} helps only if a registry serves the image.",
             "invalid-name": f"correct the image reference in {target}: lowercase repository, "
                             f"one `:tag` and/or one `@sha256:...`.",
             "inspect-error": "look at the runtime on the node: `crictl inspecti IMAGE` and "
