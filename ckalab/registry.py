@@ -202,7 +202,12 @@ def serving_or_restarted(container, url: str) -> None:
     try:
         wait_until_serving(url, seconds=15)
     except CourseError:
-        container.restart(timeout=5)
+        try:
+            container.restart(timeout=5)
+        except Exception as exc:  # docker.errors.APIError: e.g. the port is taken by now
+            raise CourseError(f"The registry at {url} did not answer, and restarting its container failed "
+                              f"({exc}).", "look at `docker ps -a` and `docker logs kind-registry`, then run "
+                              "`make registries-reset`.") from None
         wait_until_serving(url, seconds=30)
 
 

@@ -278,3 +278,15 @@ def test_a_registry_that_stays_silent_is_one_paragraph_naming_the_fix(monkeypatc
     assert container.restarts == 1
     message = str(excinfo.value)
     assert "ConnectionError" in message and "make registries" in message and "\n" not in message
+
+
+def test_a_failed_restart_is_one_paragraph_naming_the_fix(monkeypatch):
+    class Refusing:
+        def restart(self, timeout=10):
+            raise RuntimeError("driver failed programming external connectivity: port is already allocated")
+    def silent(url, seconds=20):
+        raise registry.CourseError("did not answer", "restart it")
+    monkeypatch.setattr(registry, "wait_until_serving", silent)
+    with pytest.raises(registry.CourseError) as excinfo:
+        registry.serving_or_restarted(Refusing(), "http://localhost:5001/v2/")
+    assert "already allocated" in str(excinfo.value) and "registries-reset" in str(excinfo.value)
