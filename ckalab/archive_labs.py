@@ -14,9 +14,9 @@ from pathlib import Path
 
 from . import shell
 from .checks import CheckResult
-from .cluster_labs import (CHECK_NOTE, Kube, _cfg, apply_manifest, check_deployment, check_image_on_nodes,
-                           check_pods, container, crictl, delete_namespaces, kubectl, normalized,
-                           rollout_status, selector_of, short, wait_until_passes)
+from .cluster_labs import (CHECK_NOTE, Kube, _cfg, apply_manifest, build_push, check_deployment,
+                           check_image_on_nodes, check_pods, container, crictl, delete_namespaces, kubectl,
+                           normalized, rollout_status, selector_of, short, wait_until_passes)
 from .errors import CourseError
 from .labs import Lab, WrongAttempt, docker, register
 
@@ -96,16 +96,9 @@ def _check16(lab: Lab, r: CheckResult) -> None:
     check_pods(r, DEP16, pods, dep.spec.replicas or 1, label="pods running")
 
 
-def _build(lab: Lab, image: str, version: str) -> None:
-    result = docker("build", "-q", "--build-arg", f"APP_VERSION={version}", "-t", image,
-                    str(lab.workload_dir), timeout=600)
-    if not result.ok:
-        raise CourseError(f"Building {image} failed: {short(result.output, 300)}", "run `make doctor`.")
-
-
 def _setup16(lab: Lab) -> None:
-    _build(lab, OLD16, "2.0")
-    _build(lab, IMAGE16, "2.1")
+    build_push(lab, OLD16, "2.0")                 # built only: a name without a registry host
+    build_push(lab, IMAGE16, "2.1")
     delete_namespaces(NS16)                       # no Pod may keep the image in use
     for image in (IMAGE16, OLD16):
         crictl("rmi", normalized(image))          # the starting state: NOT on the node (error ignored)
