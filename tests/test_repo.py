@@ -240,3 +240,77 @@ def test_every_module_is_used():
                     for name in re.split(r",\s*", line)}
     used = imported | called | run | from_scripts | set(labs.LAB_MODULES) | {"__init__", "__main__"}
     assert not sorted(set(graph) - used), f"modules nothing uses: {sorted(set(graph) - used)}"
+
+
+# ---------------------------------------------------------------- solutions use exam tools only
+
+# A worked solution may run shell commands (`ck.sh`), skip itself where a level is missing, and
+# read the lab's registry login, which an exam task states in its text. Anything else from the
+# course package would be a way to the answer that an exam terminal does not have.
+SOLUTION_CALLS_ALLOWED = {"ck.sh", "ck.requires", "ck.registry.credentials"}
+COURSE_COMMAND_ALLOWED = "python -m ckalab credentials"
+
+
+def _dotted(node) -> str:
+    import ast
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    return ".".join([node.id, *reversed(parts)]) if isinstance(node, ast.Name) else ""
+
+
+def course_helpers_in_solution(cell_type: str, source: str) -> list[str]:
+    """What in one solution cell comes from the course package rather than from exam tools."""
+    import ast
+    found = []
+    if cell_type == "markdown":
+        found += re.findall(r"\bck\.[a-z_.]+", source)
+        texts = [source]
+    else:
+        tree = ast.parse(source)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _dotted(node.func).startswith("ck.") \
+                    and _dotted(node.func) not in SOLUTION_CALLS_ALLOWED:
+                found.append(_dotted(node.func))
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                found.append("import " + ", ".join(a.name for a in node.names))
+        texts = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    for text in texts:             # shell commands: no course Python behind the learner's back
+        found += [m for m in re.findall(r"python3? -m ckalab[\w. ]*", text)
+                  if not m.startswith(COURSE_COMMAND_ALLOWED)]
+    return found
+
+
+def test_solution_rule_catches_course_helpers():
+    assert course_helpers_in_solution("code", 'digest = ck.registry.api("open").manifest("a", "1").digest') \
+        == ["ck.registry.api"]
+    assert course_helpers_in_solution("code", 'print(ck.diagnose.from_cluster(pod, "ns"))') \
+        == ["ck.diagnose.from_cluster"]
+    assert course_helpers_in_solution("code", "from ckalab import registry") == ["import registry"]
+    assert course_helpers_in_solution("code", 'ck.sh("python -m ckalab.registry digest x")')
+    assert course_helpers_in_solution("markdown", "```python\nck.registry.api('open')\n```") == ["ck.registry.api"]
+    assert not course_helpers_in_solution(
+        "code", 'creds = ck.registry.credentials()\nck.sh(f"kubectl create secret x --docker-password={creds.password}")')
+    assert not course_helpers_in_solution("markdown", "```bash\npython -m ckalab credentials\ncurl -sI URL\n```")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=rel)
+def test_solution_cells_use_only_exam_tools(path):
+    """Worked solutions are what a learner can type on an exam terminal (issue 11)."""
+    solutions = [c for c in read(path).cells if "solution" in c.metadata.get("tags", [])]
+    found = {c.get("id", "?"): helpers for c in solutions
+             if (helpers := course_helpers_in_solution(c.cell_type, c.source))}
+    assert not found, (f"{rel(path)}: solution cells use course helpers {found}; use kubectl, docker, "
+                       "podman, curl against the registry API, crictl or ctr instead")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=rel)
+def test_code_cells_compile_without_warnings(path):
+    """An invalid escape such as '\\.' in a printed command warns now and is an error later."""
+    import warnings
+    for cell in read(path).cells:
+        if cell.cell_type == "code" and not cell.source.lstrip().startswith(("%", "!")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                compile(cell.source, f"{rel(path)} cell {cell.get('id')}", "exec")
