@@ -32,13 +32,7 @@ def archive_path(lab: Lab) -> Path:
 
 
 def shown_path(lab: Lab) -> str:
-    """The archive's path as a learner types it in the course folder (absolute if elsewhere)."""
-    from . import settings
-    path = archive_path(lab)
-    try:
-        return str(path.relative_to(settings.load().root))
-    except ValueError:
-        return str(path)
+    return lab.shown(archive_path(lab))
 
 
 def archive_tags(path: Path) -> list[str] | None:

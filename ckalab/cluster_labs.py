@@ -102,7 +102,7 @@ class Kube:
         self.apps = client.AppsV1Api(self.api)
         self.deadline = time.monotonic() + (budget or _injected.get("budget") or CHECK_BUDGET)
 
-    def _call(self, fn, *args, **kwargs):
+    def _call(self, fn, *args, passthrough: tuple[int, ...] = (), **kwargs):
         from kubernetes.client.exceptions import ApiException
         import urllib3
         remaining = self.deadline - time.monotonic()
@@ -114,6 +114,8 @@ class Kube:
         except ApiException as exc:
             if exc.status == 404:
                 return None
+            if exc.status in passthrough:
+                raise
             if exc.status in (401, 403):
                 raise CourseError(f"The cluster refused to show what the Check needs ({exc.status} "
                                   f"{exc.reason}).", "run `make cluster` to refresh the course's kubeconfig.") from None
@@ -149,10 +151,34 @@ class Kube:
         result = self._call(self.core.list_node)
         return list(result.items) if result else []
 
+    def kubelet_config(self, node: str) -> tuple[dict | None, str]:
+        """The node's live kubelet configuration (GET /api/v1/nodes/NODE/proxy/configz), or None
+        and what the API server said: it answers 503 while the kubelet is down."""
+        from kubernetes.client.exceptions import ApiException
+        try:
+            resp = self._call(self.core.connect_get_node_proxy_with_path, node, "configz",
+                              _preload_content=False, passthrough=(500, 502, 503))
+        except ApiException as exc:
+            return None, f"{exc.status} {exc.reason}: {_api_message(exc)}"
+        if resp is None:
+            return None, f"404: there is no node {node}"
+        try:
+            return json.loads(resp.data), ""
+        except ValueError:
+            return None, f"the kubelet answered something that is not JSON: {resp.data[:80]!r}"
+
     def pull_events(self, ns: str, pod: str) -> list:
         result = self._call(self.core.list_namespaced_event, ns,
                             field_selector=f"involvedObject.name={pod}")
         return list(result.items) if result else []
+
+
+def _api_message(exc) -> str:
+    """The message of a Status the API server sent with an error, else its raw body."""
+    try:
+        return json.loads(exc.body).get("message") or str(exc.body)
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.body or "")
 
 
 def selector_of(deployment) -> str:

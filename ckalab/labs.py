@@ -65,7 +65,7 @@ from .errors import CourseError
 
 # Modules that define labs, by role. A module that does not exist (yet) is left out;
 # one that fails to import for any other reason raises, so a broken lab cannot hide.
-LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs", "archive_labs")
+LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs", "archive_labs", "node_labs")
 LEVELS = ("docker", "cluster")
 NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
 
@@ -128,6 +128,13 @@ class Lab:
     @property
     def workload_dir(self) -> Path:
         return settings_module.load().root / "workloads" / "labs" / self.id
+
+    def shown(self, path: Path) -> str:
+        """A path as a learner types it in the course folder (absolute when it is elsewhere)."""
+        try:
+            return str(path.relative_to(settings_module.load().root))
+        except ValueError:
+            return str(path)
 
     def place(self, src: str, dest: str | None = None, *, overwrite: bool = False) -> Path:
         """Copy workloads/labs/<id>/<src> to work_dir/<dest> (default: src without `.broken`).

@@ -1,4 +1,4 @@
-"""Cluster labs 07-14: every Check proven non-vacuous against API objects served over real HTTP.
+"""Cluster labs (07-14, 16, 17): every Check proven non-vacuous against API objects served over real HTTP.
 
 A kmock Kubernetes emulator (kmock 0.8) runs in a thread and serves, through its REST paths,
 the objects a v1.37 API server returns for each lab state: Deployments, ReplicaSets, Pods with
@@ -34,7 +34,7 @@ import kmock
 import pytest
 from kubernetes import client as k8s
 
-from ckalab import archive_labs, cells, cluster_labs, doctor, labs, pullsecrets
+from ckalab import archive_labs, cells, cluster_labs, doctor, labs, node_labs, pullsecrets
 from ckalab.registry import RegistryAPI
 
 NODE = "cka-images-control-plane"
@@ -112,7 +112,18 @@ class ApiServer(kmock.KubernetesEmulator):
         return {"kind": f"{kind}List", "apiVersion": api_version,
                 "metadata": {"resourceVersion": "52001"}, "items": items}
 
+    # GET /api/v1/nodes/NODE/proxy/configz: the kubelet's own answer, passed on by the API server;
+    # 503 with the dial error, as kube-apiserver answers, while the kubelet is down.
+    kubelet_configs: dict = {}
+
     async def _serve_fetch(self, request):
+        if request.resource and request.resource.plural == "nodes" and request.subresource == "proxy/configz":
+            config = self.kubelet_configs.get(request.name, DEFAULT_KUBELET_CONFIG)
+            if config is None:
+                raise kmock.KubernetesError(
+                    status=503, reason="ServiceUnavailable",
+                    message="error trying to reach service: dial tcp 172.18.0.2:10250: connect: connection refused")
+            return {"kubeletconfig": config}
         try:
             return await super()._serve_fetch(request)
         except kmock.KubernetesObjectNotFoundError:
@@ -190,6 +201,8 @@ def serve(apiserver, fake_registry, isolated_state, monkeypatch):
 
     def load(objects: list[dict]):
         apiserver.handler.objects.clear()
+        apiserver.handler.kubelet_configs = {o["node"]: o["config"] for o in objects if o["kind"] == "configz"}
+        objects = [o for o in objects if o["kind"] != "configz"]
         for obj in objects:
             api_version, plural = obj["apiVersion"], PLURALS[obj["kind"]]
             group, _, version = api_version.rpartition("/")
@@ -393,7 +406,7 @@ def service_account(ns: str, name: str, pull_secrets=None, secrets=None) -> dict
     return sa
 
 
-def node(images: list[list[str]]) -> dict:
+def node(images: list[list[str]], *, ready: bool = True) -> dict:
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": meta(NODE, labels={"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux",
                                            "node-role.kubernetes.io/control-plane": ""}),
@@ -403,6 +416,9 @@ def node(images: list[list[str]]) -> dict:
                                      {"type": "Hostname", "address": NODE}],
                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
                                        "message": "kubelet is posting ready status",
+                                       } if ready else {
+                                       "type": "Ready", "status": "Unknown", "reason": "NodeStatusUnknown",
+                                       "message": "Kubelet stopped posting node status.",
                                        "lastHeartbeatTime": T1, "lastTransitionTime": T0}],
                        "images": [{"names": names, "sizeBytes": 40_000_000 + 1000 * i}
                                   for i, names in enumerate(images)],
@@ -751,6 +767,36 @@ def archive(content: str | None):
     return write
 
 
+# ---------------------------------------------------------------- lab17
+
+# What configz of a fresh kind v1.37 node says about image pulls (measured on the course's node).
+DEFAULT_KUBELET_CONFIG = {"kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
+                          "registryPullQPS": 5, "registryBurst": 10,
+                          "imagePullCredentialsVerificationPolicy": "NeverVerifyPreloadedImages",
+                          "serializeImagePulls": True, "nodeStatusMaxImages": 50}
+POLICY17 = "NeverVerifyPreloadedImages"
+
+
+def lab17(*, answering=True, serialize=False, most=3, ready=True):
+    """The node, and the kubelet configuration the API server's node proxy returns (None: down)."""
+    config = dict(DEFAULT_KUBELET_CONFIG, serializeImagePulls=serialize)
+    if most is not None:
+        config["maxParallelImagePulls"] = most
+    return [node(KIND_IMAGES, ready=ready and answering), {"kind": "configz", "node": NODE,
+                                                          "config": config if answering else None}]
+
+
+def policy_file(content: str | None):
+    def write():
+        path = node_labs.policy_path(labs.get(node_labs.L17))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_text(content)
+    return write
+
+
 # ====================================================================== scenarios
 
 L = cluster_labs
@@ -844,6 +890,19 @@ SCENARIOS = {
         "solved": (lambda: lab16("solved"), archive("2.1"), None),
         "solved from an OCI archive": (lambda: lab16("solved"), archive("oci"), None),
     },
+    node_labs.L17: {
+        "broken": (lambda: lab17(answering=False), policy_file(None), "kubelet answers"),
+        "removes maxParallelImagePulls instead": (lambda: lab17(serialize=True, most=None),
+                                                  policy_file(POLICY17 + "\n"), "parallel pulls"),
+        "turns serialization off but keeps 5": (lambda: lab17(most=5), policy_file(POLICY17 + "\n"),
+                                               "at most 3 at once"),
+        "no limit at all": (lambda: lab17(most=None), policy_file(POLICY17), "at most 3 at once"),
+        "writes NeverVerify (another policy)": (lambda: lab17(), policy_file("NeverVerify\n"), "policy recorded"),
+        "fixed, no policy file": (lambda: lab17(), policy_file(None), "policy recorded"),
+        "fixed, node not Ready yet": (lambda: lab17(ready=False), policy_file(POLICY17), "node Ready"),
+        "solved": (lambda: lab17(), policy_file(POLICY17 + "\n"), None),
+        "solved, policy copied with its quotes": (lambda: lab17(), policy_file(f'"{POLICY17}"'), None),
+    },
 }
 
 CASES = [(lab_id, state) for lab_id, states in SCENARIOS.items() for state in states]
@@ -894,7 +953,11 @@ def test_wrong_attempt_reasons_name_the_mistake(serve):
     assert reason.endswith("waits with ContainerCreating"), reason
 
 
-@pytest.mark.parametrize("lab_id", list(SCENARIOS))
+# A node lab starts from the node's kubelet, which every cluster has: it has no objects to miss.
+NODE_LABS = {node_labs.L17}
+
+
+@pytest.mark.parametrize("lab_id", [lab_id for lab_id in SCENARIOS if lab_id not in NODE_LABS])
 def test_empty_cluster_is_one_failed_subcheck_not_an_error(serve, lab_id):
     check = serve([node(KIND_IMAGES)])
     answer(f"image={AGENT}\nreason=unauthorized\n")()
@@ -978,7 +1041,7 @@ def test_registry_host_matching_is_the_kubelets():
 
 def test_lab_manifests_validate():
     from ckalab import validate
-    for lab_id in SCENARIOS:
+    for lab_id in set(SCENARIOS) - NODE_LABS:       # node labs edit the node, not manifests
         folder = labs.get(lab_id).workload_dir
         files = sorted(folder.glob("*.yaml"))
         assert files, f"{folder} has no manifests"
@@ -1084,9 +1147,13 @@ CYCLE_WORKERS = 4
 @pytest.fixture(scope="module")
 def real_cycles(real_cluster):
     # The labs with the most resets first, so that no long cycle starts last.
-    lab_ids = sorted(SCENARIOS, key=lambda i: -sum(a.needs_reset for a in labs.get(i).wrong_attempts))
+    lab_ids = sorted(set(SCENARIOS) - NODE_LABS,
+                     key=lambda i: -sum(a.needs_reset for a in labs.get(i).wrong_attempts))
     with multiprocessing.get_context("spawn").Pool(CYCLE_WORKERS) as pool:
-        return dict(zip(lab_ids, pool.map(_cycle_in_worker, lab_ids, chunksize=1)))
+        cycles = dict(zip(lab_ids, pool.map(_cycle_in_worker, lab_ids, chunksize=1)))
+    # A node lab restarts the node's kubelet, which would stall the other labs' rollouts: alone, after them.
+    cycles.update({lab_id: _cycle_in_worker(lab_id) for lab_id in sorted(NODE_LABS)})
+    return cycles
 
 
 @pytest.mark.parametrize("lab_id", list(SCENARIOS))
