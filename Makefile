@@ -85,7 +85,7 @@ link: $(STAMP) ## regenerate each lesson's quiz cells and lab links (after editi
 	$(PY) scripts/link_course.py
 
 record-fixtures: $(STAMP) ## re-record tests/fixtures/pods from the course cluster
-	$(PY) scripts/record_pod_fixtures.py
+	$(PY) scripts/record_pod_fixtures.py $(FIXTURES)
 
 book: $(STAMP) ## build/book: every lesson and lab as HTML with the outputs of the last make test (no solutions)
 	$(PY) -m ckalab.book

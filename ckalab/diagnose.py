@@ -20,6 +20,10 @@ Where the words come from (Kubernetes v1.37 source, verified for notebook 08):
   "rpc error: code = NotFound desc = ... not found", "pull access denied, repository does
   not exist or may require authorization: ...", "dial tcp: lookup HOST on ...: no such host";
   only NotFound keeps the gRPC "rpc error: code = ... desc = " prefix).
+* the Pod-level warning FailedToRetrieveImagePullSecret, "Unable to retrieve some image pull
+  secrets (%s); attempting to pull the image may not succeed." (pkg/kubelet/kubelet.go): the
+  Pod lists pull Secrets its namespace does not have. The kubelet pulls without them and sends
+  the warning only when a pull of that sync failed.
 * the waiting message of ImagePullBackOff: "Back-off pulling image %q: ErrImagePull: <the last
   pull error>" since Kubernetes v1.32 (kubernetes/kubernetes#127918; the BackOff event keeps the
   short form). Older kubelets wrote only "Back-off pulling image %q": then the cause is only in
@@ -88,6 +92,7 @@ class Diagnosis:
     evidence: str = ""          # the message the cause was read from
     controller: str | None = None   # e.g. "deployment/web", when the Pod belongs to one
     events: list[str] = field(default_factory=list)
+    missing_pull_secrets: list[str] = field(default_factory=list)   # from FailedToRetrieveImagePullSecret
 
     @property
     def ok(self) -> bool:
@@ -109,9 +114,14 @@ class Diagnosis:
             "tag-not-found": f"check the tag in the registry (`curl http://REGISTRY/v2/REPO/tags/list`), "
                              f"push it or pick one that exists, then fix {target}: "
                              f"`kubectl set image {self._kind_name()} {c}=IMAGE:TAG`.",
-            "unauthorized": f"create a docker-registry Secret for that registry in namespace "
-                            f"{self.namespace} and list it under imagePullSecrets of {target} (or of "
-                            f"its ServiceAccount); check the repository name too.",
+            "unauthorized": (f"the Pod lists pull Secret {', '.join(self.missing_pull_secrets)}, which "
+                             f"namespace {self.namespace} does not have (a Secret in another namespace "
+                             f"does not count), so the kubelet pulled without credentials: create it in "
+                             f"{self.namespace} (`kubectl create secret docker-registry ... -n "
+                             f"{self.namespace}`)." if self.missing_pull_secrets else
+                             f"create a docker-registry Secret for that registry in namespace "
+                             f"{self.namespace} and list it under imagePullSecrets of {target} (or of "
+                             f"its ServiceAccount); check the repository name too."),
             "registry-unreachable": "check the host and port in the image name; from the node, "
                                     "`crictl pull IMAGE` shows the same error with more detail.",
             "platform-missing": "build the image for the node's platform (`docker build --platform "
@@ -142,6 +152,9 @@ class Diagnosis:
                  f"  cause:    {self.explanation} [{self.cause}]"]
         if self.evidence:
             lines.append(f"  evidence: {_shorten(self.evidence)}")
+        if self.missing_pull_secrets:
+            lines.append(f"  warning:  FailedToRetrieveImagePullSecret: no Secret "
+                         f"{', '.join(self.missing_pull_secrets)} in namespace {self.namespace}")
         if self.controller:
             lines.append(f"  owner:    {self.controller} (fix it there: a new Pod would get the same spec)")
         lines.append(f"  fix:      {self.fix}")
@@ -231,10 +244,15 @@ def diagnose_container(pod: dict, events, container: str) -> Diagnosis:
     mine = events_for(pod, events, container)
     texts = [e.get("message") or "" for e in mine]
 
+    missing = sorted({name.strip() for e in mine if e.get("reason") == "FailedToRetrieveImagePullSecret"
+                      for m in [re.search(r"pull secrets \(([^)]*)\)", e.get("message") or "")] if m
+                      for name in m.group(1).split(",") if name.strip()})
+
     def make(cause: str, evidence: str = "") -> Diagnosis:
         return Diagnosis(pod=meta.get("name", "?"), namespace=meta.get("namespace", "default"),
                          container=container, image=image, reason=reason, cause=cause,
-                         evidence=evidence, controller=controller_of(pod), events=texts)
+                         evidence=evidence, controller=controller_of(pod), events=texts,
+                         missing_pull_secrets=missing if cause == "unauthorized" else [])
 
     if reason == "Running":
         return make("running")

@@ -54,6 +54,7 @@ class Scenario:
     deployment: str | None = None   # run the Pod through a Deployment of this name
     container: dict | None = None   # more fields of the container
     drop_events: bool = False       # record the Events as expired: a real, empty List
+    pod: dict | None = None         # more fields of the Pod spec
 
 
 SCENARIOS = [
@@ -71,6 +72,10 @@ SCENARIOS = [
     Scenario("running", f"{OPEN}/fixtures/app:uid", "Running", "Started", deployment="web-ok",
              container=NON_ROOT),
     Scenario("backoff-no-events", f"{OPEN}/fixtures/app:nope", "ImagePullBackOff", None, drop_events=True),
+    # A pull Secret the namespace does not have: the kubelet pulls without it and, when that
+    # fails, warns FailedToRetrieveImagePullSecret (kubelet v1.37, pkg/kubelet/kubelet.go).
+    Scenario("missing-secret", f"{PRIVATE_IN_CLUSTER}/fixtures/private:1", "ErrImagePull",
+             "FailedToRetrieveImagePullSecret", pod={"imagePullSecrets": [{"name": "regcred"}]}),
 ]
 
 
@@ -175,12 +180,13 @@ def manifest(s: Scenario) -> dict:
     if s.deployment is None:
         return {"apiVersion": "v1", "kind": "Pod",
                 "metadata": {"name": s.stem, "namespace": NS, "labels": {"run": s.stem}},
-                "spec": {"restartPolicy": "Never", "containers": [container]}}
+                "spec": {"restartPolicy": "Never", "containers": [container], **(s.pod or {})}}
     labels = {"app": s.deployment}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": s.deployment, "namespace": NS, "labels": labels},
             "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [container]}}}}
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [container], **(s.pod or {})}}}}
 
 
 def pod_name(s: Scenario, timeout: float = 30) -> str:
@@ -227,18 +233,26 @@ def record(s: Scenario, attempts: int = 5) -> None:
     kubectl("delete", kind, obj, "-n", NS, "--wait=false")   # a handful of Pods at a time, at most
 
 
-def main() -> int:
+def main(stems: list[str]) -> int:
+    """Record every scenario, or only those whose stems are given (`make record-fixtures
+    FIXTURES="missing-secret"`)."""
+    unknown = sorted(set(stems) - {s.stem for s in SCENARIOS})
+    if unknown:
+        print(f"record_pod_fixtures: no scenario {', '.join(unknown)}; the scenarios are "
+              f"{', '.join(s.stem for s in SCENARIOS)}.", file=sys.stderr)
+        return 2
+    chosen = [s for s in SCENARIOS if not stems or s.stem in stems]
     try:
         check_prerequisites()
         build_images()
         delete_namespaces(NS)                # left over from an interrupted run
         kubectl("create", "namespace", NS)
         try:
-            for s in SCENARIOS:
+            for s in chosen:
                 record(s)
         finally:
             delete_namespaces(NS)
-        print(f"Recorded {len(SCENARIOS)} scenarios into {FIXTURES.relative_to(ROOT)} with {node_versions()}; "
+        print(f"Recorded {len(chosen)} scenarios into {FIXTURES.relative_to(ROOT)} with {node_versions()}; "
               "if that changed, update the docstring of tests/test_diagnose.py.")
     except CourseError as exc:
         print(f"record_pod_fixtures: {exc.message}", file=sys.stderr)
@@ -247,4 +261,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -19,6 +19,9 @@ What the recordings show (and the code reads):
   (tag-not-found, platform-missing); unauthorized and registry-unreachable errors start with
   'failed to pull and unpack image'. An unresolvable registry host fails at the node's own
   resolver ('lookup registry.invalid on 172.18.0.1:53: no such host'), not the cluster DNS.
+* missing-secret: a Pod that lists pull Secret `regcred`, which its namespace lacks, gets the
+  Pod-level warning FailedToRetrieveImagePullSecret next to the pull error (the kubelet pulled
+  without credentials, and the private registry refused).
 * CreateContainerConfigError texts come from the kubelet's verifyRunAsNonRoot, with the Pod as
   name_namespace(uid); an image with `USER 0` (or no USER) "will run as root", `USER nobody`
   (or `USER root`: a name) "has non-numeric user".
@@ -54,6 +57,7 @@ def load(stem: str) -> tuple[dict, dict]:
     ("nonroot-named", "CreateContainerConfigError", "non-root"),
     ("platform-missing", "ErrImagePull", "platform-missing"),
     ("backoff-no-events", "ImagePullBackOff", "tag-not-found"),
+    ("missing-secret", "ErrImagePull", "unauthorized"),
 ])
 def test_failing_pods_get_the_right_cause(stem, reason, cause):
     pod, events = load(stem)
@@ -62,6 +66,18 @@ def test_failing_pods_get_the_right_cause(stem, reason, cause):
     assert not d.ok and d.image_problem
     assert d.image == pod["spec"]["containers"][0]["image"]
     assert d.container == "app"
+
+
+def test_a_missing_pull_secret_is_named_from_the_kubelets_warning():
+    pod, events = load("missing-secret")
+    d = dg.diagnose(pod, events)
+    assert d.missing_pull_secrets == ["regcred"]
+    assert "FailedToRetrieveImagePullSecret" in str(d) and "-n fixtures-record" in d.fix
+    # The same Pod without that warning (it came, or it expired): the general advice.
+    others = {**events, "items": [e for e in events["items"] if e["reason"] != "FailedToRetrieveImagePullSecret"]}
+    d = dg.diagnose(pod, others)
+    assert d.cause == "unauthorized" and d.missing_pull_secrets == []
+    assert "list it under imagePullSecrets" in d.fix
 
 
 def test_running_pod_is_ok():
