@@ -152,8 +152,8 @@ class Kube:
         return list(result.items) if result else []
 
     def kubelet_config(self, node: str) -> tuple[dict | None, str]:
-        """The node's live kubelet configuration (GET /api/v1/nodes/NODE/proxy/configz), or None
-        and what the API server said: it answers 503 while the kubelet is down."""
+        """The node's live KubeletConfiguration (GET /api/v1/nodes/NODE/proxy/configz, its
+        "kubeletconfig"), or None and what the API server said: 503 while the kubelet is down."""
         from kubernetes.client.exceptions import ApiException
         try:
             resp = self._call(self.core.connect_get_node_proxy_with_path, node, "configz",
@@ -163,9 +163,9 @@ class Kube:
         if resp is None:
             return None, f"404: there is no node {node}"
         try:
-            return json.loads(resp.data), ""
-        except ValueError:
-            return None, f"the kubelet answered something that is not JSON: {resp.data[:80]!r}"
+            return json.loads(resp.data)["kubeletconfig"], ""
+        except (ValueError, KeyError, TypeError):
+            return None, f"the kubelet answered something that is not its configuration: {resp.data[:80]!r}"
 
     def pull_events(self, ns: str, pod: str) -> list:
         result = self._call(self.core.list_namespaced_event, ns,

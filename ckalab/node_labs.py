@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 
 from .checks import CheckResult
-from .cluster_labs import CHECK_NOTE, Kube, kubectl, node_container, short, wait_until_passes
+from .cluster_labs import CHECK_NOTE, Kube, node_container, short, wait_until_passes
 from .errors import CourseError
 from .labs import Lab, WrongAttempt, docker, register
 
@@ -36,12 +36,6 @@ def in_node(script: str, timeout: float = 120):
     return docker("exec", node_container(), "sh", "-c", script, timeout=timeout)
 
 
-def live_kubelet_config(kube: Kube, node: str) -> tuple[dict | None, str]:
-    """The node's running kubelet configuration, or None and the API server's answer."""
-    config, problem = kube.kubelet_config(node)
-    return (config.get("kubeletconfig") if config else None), problem
-
-
 def _node_ready(kube: Kube, node: str) -> tuple[bool, str]:
     found = next((n for n in kube.nodes() if n.metadata.name == node), None)
     if found is None:
@@ -59,7 +53,7 @@ def policy_path(lab: Lab):
 
 def _check17(lab: Lab, r: CheckResult) -> None:
     kube, node = Kube(), node_container()
-    config, problem = live_kubelet_config(kube, node)
+    config, problem = kube.kubelet_config(node)
     if not r.add("kubelet answers", config is not None,
                  f"the kubelet on {node} serves its configuration" if config is not None else
                  f"the kubelet on {node} does not answer ({short(problem, 160)}); "
@@ -90,7 +84,7 @@ def wait_for_kubelet(*, answering: bool, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            config, _problem = live_kubelet_config(Kube(budget=5), node)
+            config, _problem = Kube(budget=5).kubelet_config(node)
             ready = _node_ready(Kube(budget=5), node)[0] if config is not None else False
         except CourseError:
             config, ready = None, False
@@ -105,10 +99,12 @@ def wait_for_kubelet(*, answering: bool, timeout: float = 90) -> None:
 
 
 def _edit_and_restart(sed_script: str) -> None:
+    """Edit the node's kubelet configuration as a learner would, restart it, wait until it is back."""
     result = in_node(f"sed -i '{sed_script}' {KUBELET_CONFIG} && systemctl restart kubelet")
     if not result.ok:
         raise CourseError(f"Editing the kubelet's configuration in the node failed: {short(result.output, 300)}",
                           "run lab.teardown(), then lab.setup().")
+    wait_for_kubelet(answering=True)
 
 
 def _setup17(lab: Lab) -> None:
@@ -128,16 +124,18 @@ def _setup17(lab: Lab) -> None:
 
 
 def _write_policy(lab: Lab, value: str | None = None) -> None:
+    """Write the policy file: `value`, or what the running kubelet says."""
     if value is None:
-        raw = kubectl("get", "--raw", f"/api/v1/nodes/{node_container()}/proxy/configz").output
-        value = raw.split('"imagePullCredentialsVerificationPolicy":"', 1)[1].split('"', 1)[0]
+        config, problem = Kube(budget=5).kubelet_config(node_container())
+        if config is None:
+            raise CourseError(f"The kubelet does not answer: {problem}", "run lab.teardown(), then lab.setup().")
+        value = config.get("imagePullCredentialsVerificationPolicy") or "(not set)"
     lab.work_dir.mkdir(parents=True, exist_ok=True)
     policy_path(lab).write_text(value + "\n")
 
 
 def _solve17(lab: Lab) -> None:
     _edit_and_restart(FIX_SED17)
-    wait_for_kubelet(answering=True)
     _write_policy(lab)
     wait_until_passes(lab, 60)
 
@@ -153,19 +151,16 @@ def _teardown17(lab: Lab) -> None:
 
 def _w17_remove_limit(lab: Lab) -> None:
     _edit_and_restart("/^maxParallelImagePulls:/d")
-    wait_for_kubelet(answering=True)
     _write_policy(lab)
 
 
 def _w17_keep_five(lab: Lab) -> None:
     _edit_and_restart("s/^serializeImagePulls: .*/serializeImagePulls: false/")
-    wait_for_kubelet(answering=True)
     _write_policy(lab)
 
 
 def _w17_wrong_policy(lab: Lab) -> None:
     _edit_and_restart(FIX_SED17)
-    wait_for_kubelet(answering=True)
     _write_policy(lab, "NeverVerify")
 
 

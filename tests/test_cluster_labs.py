@@ -703,15 +703,20 @@ def lab14(detail_in_status=True, fixed=False):
     return [dep, rs, p, *events]
 
 
-def answer(text: str | None):
+def learner_file(path_of, text: str | None):
+    """Write (or, for None, remove) a file a learner leaves for a Check, before the Check."""
     def write():
-        path = cluster_labs.answer_path(labs.get(cluster_labs.L14))
+        path = path_of()
         path.parent.mkdir(parents=True, exist_ok=True)
         if text is None:
             path.unlink(missing_ok=True)
         else:
             path.write_text(text)
     return write
+
+
+def answer(text: str | None):
+    return learner_file(lambda: cluster_labs.answer_path(labs.get(cluster_labs.L14)), text)
 
 
 # ---------------------------------------------------------------- lab16
@@ -787,14 +792,7 @@ def lab17(*, answering=True, serialize=False, most=3, ready=True):
 
 
 def policy_file(content: str | None):
-    def write():
-        path = node_labs.policy_path(labs.get(node_labs.L17))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if content is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_text(content)
-    return write
+    return learner_file(lambda: node_labs.policy_path(labs.get(node_labs.L17)), content)
 
 
 # ====================================================================== scenarios
