@@ -49,9 +49,13 @@ class LabServer:
         # Jupyter's config, runtime files, workspaces (open tabs) and user settings go to the
         # test's folder, never to ~/.jupyter; autosave is off, so the checkout's notebooks keep
         # no outputs.
-        settings = STATE / f"settings-{name}" / "@jupyterlab" / "docmanager-extension"
-        settings.mkdir(parents=True, exist_ok=True)
-        (settings / "plugin.jupyterlab-settings").write_text('{"autosave": false}\n')
+        settings = STATE / f"settings-{name}" / "@jupyterlab"
+        for plugin, value in (("docmanager-extension", '{"autosave": false}'),
+                              # xterm draws on a canvas; its screen-reader rows let the test read
+                              # what arrived in a terminal.
+                              ("terminal-extension", '{"screenReaderMode": true}')):
+            (settings / plugin).mkdir(parents=True, exist_ok=True)
+            (settings / plugin / "plugin.jupyterlab-settings").write_text(value + "\n")
         env = {**{k: v for k, v in os.environ.items() if k not in (drop or ())},
                "CKALAB_STATE_DIR": str(STATE),
                "JUPYTERLAB_WORKSPACES_DIR": str(STATE / f"workspaces-{name}"),
@@ -146,7 +150,32 @@ def press_check(page) -> str:
     return panel(page).locator(".ckalab-check-result").first.inner_text()
 
 
-def wait_for_deployment_image(namespace: str, name: str, image: str, timeout: float = 150) -> None:
+def terminal_text(page) -> str:
+    """What the visible terminal shows, its wrapped rows joined again."""
+    rows = page.locator(".jp-Terminal:visible .xterm-accessibility-tree").all_inner_texts()
+    return "".join(rows).replace("\xa0", "").replace("\n", "")
+
+
+def type_in_terminal(page, command: str, tries: int = 3) -> None:
+    """Type `command` into the visible terminal and press Enter once the whole line arrived.
+
+    xterm.js drops a key now and then when keys come as fast as Playwright types them (seen
+    once in CI), so the line is read back before Enter and typed again if it is not complete."""
+    for attempt in range(1, tries + 1):
+        page.keyboard.type(command, delay=15)
+        for _poll in range(20):                          # the rows follow the screen with a lag
+            if terminal_text(page).rstrip().endswith(command):
+                TIMINGS["terminal: tries until the typed line arrived whole"] = attempt
+                page.keyboard.press("Enter")
+                return
+            page.wait_for_timeout(250)
+        page.keyboard.press("Control+C")                # drop the broken line
+        page.wait_for_timeout(300)
+    pytest.fail(f"The terminal never showed the whole typed line in {tries} tries; it shows: "
+                f"{terminal_text(page)[-600:]!r}")
+
+
+def wait_for_deployment_image(page, namespace: str, name: str, image: str, timeout: float = 150) -> None:
     """Wait until the course cluster's Deployment asks for `image` and has rolled out."""
     kubeconfig = str(STATE / "kubeconfig")
     deadline = time.monotonic() + timeout
@@ -163,7 +192,8 @@ def wait_for_deployment_image(namespace: str, name: str, image: str, timeout: fl
             return
         time.sleep(2)
     pytest.fail(f"The command typed into the terminal did not reach the cluster: deployment/{name} "
-                f"still asks for {seen or 'nothing'}, not {image} (build/screenshots/FAILED-*.png shows the page).")
+                f"still asks for {seen or 'nothing'}, not {image}. The terminal shows: "
+                f"{terminal_text(page)[-800:]!r}")
 
 
 def wait_until_terminal_answers(page, tries: int = 12) -> None:
@@ -182,6 +212,7 @@ def wait_until_terminal_answers(page, tries: int = 12) -> None:
         for _poll in range(10):
             if marker.exists():
                 page.keyboard.type("clear\n")
+                page.wait_for_timeout(300)
                 return
             page.wait_for_timeout(500)
     pytest.fail(f"The JupyterLab terminal ran nothing typed into it in {tries * 5} s "
@@ -264,11 +295,10 @@ def test_a_lab_fails_gives_a_hint_and_passes_after_a_terminal_fix(lab_server, pa
     page.keyboard.type("New Terminal")
     page.locator(".lm-CommandPalette-item", has_text="New Terminal").first.click()
     wait_until_terminal_answers(page)
-    page.keyboard.type('source "$CKALAB_STATE_DIR/env.sh" && kubectl set image deployment/inventory-api '
-                       "api=localhost:5001/inventory-api:1.0 -n lab09-inventory && kubectl rollout status "
-                       "deployment/inventory-api -n lab09-inventory --timeout=120s\n")
-    # xterm draws on a canvas, so the cluster itself says whether the typed command arrived.
-    wait_for_deployment_image("lab09-inventory", "inventory-api", "localhost:5001/inventory-api:1.0")
+    type_in_terminal(page, 'source "$CKALAB_STATE_DIR/env.sh" && kubectl set image deployment/inventory-api '
+                           "api=localhost:5001/inventory-api:1.0 -n lab09-inventory && kubectl rollout status "
+                           "deployment/inventory-api -n lab09-inventory --timeout=120s")
+    wait_for_deployment_image(page, "lab09-inventory", "inventory-api", "localhost:5001/inventory-api:1.0")
     shot(page, "05-terminal-fix")
     page.get_by_role("tab", name=re.compile("09-wrong-tag.ipynb")).click()
     for _press in range(20):             # the old Pod may take a while to go
