@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -68,6 +70,26 @@ def test_notebook_has_summary_mistakes_and_sources(path):
     assert re.search(r"https://(kubernetes\.io|docs\.docker\.com|kind\.sigs\.k8s\.io)", sources)
 
 
+def lab_next_line(path: Path) -> str:
+    """`Next: [NN · Title](file)` of the following lab (its H1 after "Lab "); after the last, exam practice."""
+    if path == LABS[-1]:
+        return "Next: [09 · Exam practice](../notebooks/09-exam-practice.ipynb)"
+    following = LABS[LABS.index(path) + 1]
+    return f"Next: [{read(following).cells[0].source.splitlines()[0].removeprefix('# Lab ')}]({following.name})"
+
+
+@pytest.mark.parametrize("path", LABS, ids=rel)
+def test_lab_ends_with_summary_mistakes_sources_and_next(path):
+    last = read(path).cells[-1]
+    assert last.cell_type == "markdown", f"{rel(path)}: the last cell must be the closing markdown cell"
+    for heading in ("## Summary", "## Common mistakes", "## Sources"):
+        assert heading in last.source, f"{rel(path)}: the last cell lacks '{heading}'"
+    sources = last.source[last.source.index("## Sources"):]
+    assert re.search(r"https://(kubernetes\.io|docs\.docker\.com|kind\.sigs\.k8s\.io)", sources), rel(path)
+    expected = lab_next_line(path)
+    assert last.source.rstrip().splitlines()[-1] == expected, f"{rel(path)} should end with {expected}"
+
+
 @pytest.mark.parametrize("lab", LABS, ids=rel)
 def test_every_lab_is_linked_from_a_lesson(lab):
     linking = [p.name for p in NOTEBOOKS if f"../labs/{lab.name}" in markdown(read(p))]
@@ -79,8 +101,9 @@ def _workload_files(pattern: str):
 
 
 def _is_kubernetes_object(doc) -> bool:
+    """An object the API server stores (not kind's or Kustomize's own config files)."""
     return isinstance(doc, dict) and "kind" in doc and "apiVersion" in doc \
-        and not str(doc["apiVersion"]).split("/")[0].endswith("x-k8s.io")
+        and not str(doc["apiVersion"]).split("/")[0].endswith(("x-k8s.io", "kustomize.config.k8s.io"))
 
 
 MANIFESTS = [p for p in _workload_files("*.y*ml")
@@ -90,6 +113,19 @@ MANIFESTS = [p for p in _workload_files("*.y*ml")
 @pytest.mark.parametrize("path", MANIFESTS, ids=rel)
 def test_manifest_is_valid_for_the_current_kubernetes(path):
     assert validate.manifests(path) == []
+
+
+KUSTOMIZATIONS = [p.parent for p in _workload_files("kustomization.yaml")]
+
+
+@pytest.mark.parametrize("folder", KUSTOMIZATIONS, ids=rel)
+def test_kustomization_builds_valid_manifests(folder):
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is not installed: the kustomizations are built with `kubectl kustomize`"
+    built = subprocess.run([kubectl, "kustomize", str(folder)], capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr
+    assert [d for d in yaml.safe_load_all(built.stdout) if d], f"{rel(folder)} builds no objects"
+    assert validate.manifests(built.stdout) == []
 
 
 DOCKERFILES = _workload_files("Dockerfile*") + sorted((ROOT / "scripts").rglob("Dockerfile*"))
