@@ -35,6 +35,7 @@ SCHEMA_FILE = "schema.json"
 ALLOWED_SOURCES = ("https://kubernetes.io/", "https://docs.docker.com/", "https://kind.sigs.k8s.io/",
                    "https://github.com/kubernetes-sigs/cri-tools/", "https://distribution.github.io/",
                    "https://github.com/opencontainers/", "https://github.com/kubernetes/kubernetes/",
+                   "https://github.com/containerd/containerd/",
                    # Podman, Buildah and skopeo: their project's own manuals.
                    "https://docs.podman.io/", "https://github.com/containers/")
 
