@@ -9,6 +9,7 @@ Pod), through the helpers of `cluster_labs`.
 from __future__ import annotations
 
 import json
+import shlex
 import tarfile
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from . import shell
 from .checks import CheckResult
 from .cluster_labs import (CHECK_NOTE, Kube, _cfg, apply_manifest, build_push, check_deployment,
                            check_image_on_nodes, check_pods, container, crictl, delete_namespaces, kubectl,
-                           normalized, rollout_status, selector_of, short, wait_until_passes)
+                           node_container, normalized, rollout_status, selector_of, short, wait_until_passes)
 from .errors import CourseError
 from .labs import Lab, WrongAttempt, docker, register
 
@@ -86,7 +87,8 @@ def _check16(lab: Lab, r: CheckResult) -> None:
           f"it holds {', '.join(tags) or 'no tagged image'}" +
           ("" if any(normalized(t) == want for t in tags) else f"; save {IMAGE16}"))
     pods = kube.pods(NS16, selector_of(dep))
-    check_image_on_nodes(kube, r, pods, IMAGE16, "load the archive into the node")
+    check_image_on_nodes(kube, r, pods, IMAGE16, "load the archive into the node; `ctr` must import into "
+                         "containerd's k8s.io namespace, the one the kubelet uses")
     check_pods(r, DEP16, pods, dep.spec.replicas or 1, label="pods running")
 
 
@@ -127,6 +129,7 @@ def _teardown16(lab: Lab) -> None:
     docker("rm", "-f", EXPORT_CONTAINER)
     for image in (IMAGE16, OLD16):
         crictl("rmi", normalized(image))
+    docker("exec", node_container(), "ctr", "images", "rm", normalized(IMAGE16))   # the ctr attempt's copy
 
 
 def _w16_export(lab: Lab) -> None:
@@ -142,6 +145,15 @@ def _w16_old(lab: Lab) -> None:
 
 def _w16_not_loaded(lab: Lab) -> None:
     _save(lab, IMAGE16)
+
+
+def _w16_ctr_default_namespace(lab: Lab) -> None:
+    """`ctr images import` without `-n k8s.io`: containerd keeps it in namespace `default`."""
+    _save(lab, IMAGE16)
+    result = shell.run(f"docker exec -i {node_container()} ctr images import - < {shlex.quote(str(archive_path(lab)))}",
+                       env=shell.course_env(), timeout=600)
+    if not result.ok:
+        raise CourseError(f"ctr images import failed: {short(result.output, 300)}", "run `make doctor`.")
 
 
 def _w16_never(lab: Lab) -> None:
@@ -173,6 +185,8 @@ register(Lab(
         WrongAttempt(f"saves {OLD16}", _w16_old, fails=f"archive holds {IMAGE16}", needs_reset=False),
         WrongAttempt("saves the archive but loads nothing", _w16_not_loaded, fails="image on the node",
                      needs_reset=False),
+        WrongAttempt("imports with ctr into containerd's default namespace", _w16_ctr_default_namespace,
+                     fails="image on the node", needs_reset=False),
         WrongAttempt("sets imagePullPolicy: Never", _w16_never, fails="deployment unchanged"),
     ],
     check_note=CHECK_NOTE,

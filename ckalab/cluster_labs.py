@@ -1292,8 +1292,9 @@ def answer_path(lab: Lab) -> Path:
     return lab.work_dir / "answer.txt"
 
 
-def read_answer(path: Path) -> dict | str:
-    """{'image':..., 'reason':...} or a string saying what is wrong with the file."""
+def read_fields(path: Path, keys: tuple[str, ...], form: str) -> dict | str:
+    """The `key=value` (or `key: value`) lines of a learner's answer file, or a string saying
+    what is wrong with the file. `form` is the format the task asks for, quoted when lines are missing."""
     if not path.exists():
         return f"{path} does not exist yet"
     answer = {}
@@ -1306,10 +1307,15 @@ def read_answer(path: Path) -> dict | str:
             key, sep, value = line.partition(":")
         if sep:
             answer[key.strip().lower()] = value.strip().strip("'\"")
-    missing = [k for k in ("image", "reason") if not answer.get(k)]
+    missing = [k for k in keys if not answer.get(k)]
     if missing:
-        return f"{path} has no {' and no '.join(missing)} line (format: {ANSWER_FORMAT.replace(chr(10), '  ')})"
+        return f"{path} has no {' and no '.join(missing)} line (format: {form.replace(chr(10), '  ')})"
     return answer
+
+
+def read_answer(path: Path) -> dict | str:
+    """{'image':..., 'reason':...} or a string saying what is wrong with the file."""
+    return read_fields(path, ("image", "reason"), ANSWER_FORMAT)
 
 
 def failing_container(kube: Kube, dep) -> tuple | None:

@@ -1,4 +1,4 @@
-"""Cluster labs (07-14, 16, 17): every Check proven non-vacuous against API objects served over real HTTP.
+"""Cluster labs (07-14, 16-18): every Check proven non-vacuous against API objects served over real HTTP.
 
 A kmock Kubernetes emulator (kmock 0.8) runs in a thread and serves, through its REST paths,
 the objects a v1.37 API server returns for each lab state: Deployments, ReplicaSets, Pods with
@@ -202,7 +202,11 @@ def serve(apiserver, fake_registry, isolated_state, monkeypatch):
     def load(objects: list[dict]):
         apiserver.handler.objects.clear()
         apiserver.handler.kubelet_configs = {o["node"]: o["config"] for o in objects if o["kind"] == "configz"}
-        objects = [o for o in objects if o["kind"] != "configz"]
+        # What `crictl inspect ID` on the node says (lab 18): info.runtimeType by container ID.
+        runtimes = {o["id"]: o["runtimeType"] for o in objects if o["kind"] == "crictl-inspect"}
+        monkeypatch.setattr(node_labs, "runtime_type_of", lambda cid: (runtimes.get(cid), "" if cid in runtimes
+                                                                       else "NotFound: container does not exist"))
+        objects = [o for o in objects if o["kind"] not in ("configz", "crictl-inspect")]
         for obj in objects:
             api_version, plural = obj["apiVersion"], PLURALS[obj["kind"]]
             group, _, version = api_version.rpartition("/")
@@ -795,6 +799,51 @@ def policy_file(content: str | None):
     return learner_file(lambda: node_labs.policy_path(labs.get(node_labs.L17)), content)
 
 
+# ---------------------------------------------------------------- lab18
+
+NS18, AUDIT = "lab18-audit", f"{OPEN}/audit-agent:1.0"
+ROTATOR_CMD = ["sh", "-c", "echo ...; exit 3"]
+RUNTIME18 = "io.containerd.runc.v2"
+SANDBOX18 = _hash("sandbox", NS18)
+AGENT18 = _hash("agent", AUDIT, "c")          # running("agent", AUDIT)'s container ID
+ROTATOR18 = _hash("rotator", AUDIT, "exited")   # exited("rotator", AUDIT)'s
+
+
+def exited(name: str, image: str, *, exit_code: int) -> dict:
+    """A container that ran and exited (restartPolicy Never), as the kubelet reports it."""
+    cid = f"containerd://{_hash(name, image, 'exited')}"
+    return {"name": name, "state": {"terminated": {"exitCode": exit_code, "reason": "Error", "startedAt": T1,
+                                                   "finishedAt": T1, "containerID": cid}},
+            "lastState": {}, "ready": False, "restartCount": 0, "image": image,
+            "imageID": f"{image.rsplit(':', 1)[0]}@sha256:{_hash(image)}", "containerID": cid, "started": False}
+
+
+def lab18(*, agent_runs=True, exited_yet=True):
+    """Pod audit-agent (no owner, restartPolicy Never), and what crictl inspect says of agent."""
+    c = [ctr("agent", AUDIT), ctr("rotator", AUDIT, command=ROTATOR_CMD)]
+    dep = deployment(NS18, "audit-agent", c, replicas=1)     # only to shape the Pod below
+    agent = running("agent", AUDIT) if agent_runs else waiting("agent", AUDIT, "ContainerCreating", "")
+    rotator = exited("rotator", AUDIT, exit_code=3) if exited_yet else \
+        waiting("rotator", AUDIT, "ContainerCreating", "")
+    p = pod(replicaset(dep, c, 1, replicas=1), 0, [agent, rotator])
+    p["metadata"].update(name="audit-agent", labels={"app": "audit-agent"})
+    del p["metadata"]["ownerReferences"]
+    p["spec"]["restartPolicy"] = "Never"
+    return [p, {"kind": "crictl-inspect", "id": AGENT18, "runtimeType": RUNTIME18}]
+
+
+BOTH_STREAMS18 = f"{node_labs.ROTATOR_STDOUT}\n{node_labs.ROTATOR_STDERR}\n"
+
+
+def report18(container=AGENT18[:13], runtime=RUNTIME18, exit_code="3", log=BOTH_STREAMS18):
+    """Lab 18's two learner files; None leaves a file out."""
+    lab = lambda: labs.get(node_labs.L18)
+    report = None if container is None else f"container={container}\nruntime={runtime}\nexitcode={exit_code}\n"
+    writes = [learner_file(lambda: node_labs.report_path(lab()), report),
+              learner_file(lambda: node_labs.rotator_log_path(lab()), log)]
+    return lambda: [write() for write in writes]
+
+
 # ====================================================================== scenarios
 
 L = cluster_labs
@@ -883,6 +932,9 @@ SCENARIOS = {
         "writes some other file": (lambda: lab16("broken"), archive("not a tar"), "archive is an image archive"),
         "saves report-gen:2.0": (lambda: lab16("broken"), archive("2.0"), "archive holds report-gen:2.1"),
         "saves the archive but loads nothing": (lambda: lab16("broken"), archive("2.1"), "image on the node"),
+        # ctr's default namespace is not the kubelet's: status.images stays as in "broken".
+        "imports with ctr into containerd's default namespace": (lambda: lab16("broken"), archive("2.1"),
+                                                                 "image on the node"),
         "sets imagePullPolicy: Never": (lambda: lab16("sets imagePullPolicy: Never"), archive("2.1"),
                                         "deployment unchanged"),
         "solved": (lambda: lab16("solved"), archive("2.1"), None),
@@ -900,6 +952,25 @@ SCENARIOS = {
         "fixed, node not Ready yet": (lambda: lab17(ready=False), policy_file(POLICY17), "node Ready"),
         "solved": (lambda: lab17(), policy_file(POLICY17 + "\n"), None),
         "solved, policy copied with its quotes": (lambda: lab17(), policy_file(f'"{POLICY17}"'), None),
+    },
+    node_labs.L18: {
+        "broken": (lambda: lab18(), report18(container=None, log=None), "report file exists"),
+        "gives the Pod sandbox ID": (lambda: lab18(), report18(container=SANDBOX18[:13]), "agent container ID"),
+        "gives a rotator container's ID": (lambda: lab18(), report18(container=ROTATOR18[:13]), "agent container ID"),
+        "gives 6 characters of the ID": (lambda: lab18(), report18(container=AGENT18[:6]), "agent container ID"),
+        "writes runc as the runtime type": (lambda: lab18(), report18(runtime="runc"), "runtime type"),
+        "guesses exit code 1": (lambda: lab18(), report18(exit_code="1"), "exit code"),
+        "writes exit code 0 (the agent's state)": (lambda: lab18(), report18(exit_code="0"), "exit code"),
+        "rotator has not exited yet": (lambda: lab18(exited_yet=False), report18(), "exit code"),
+        "saves only the stdout of crictl logs": (lambda: lab18(), report18(log=node_labs.ROTATOR_STDOUT + "\n"),
+                                                 "rotator log saved"),
+        "saves agent's log": (lambda: lab18(), report18(log="Serving HTTP on 0.0.0.0 port 8080\n"),
+                              "rotator log saved"),
+        "no log file": (lambda: lab18(), report18(log=None), "rotator log saved"),
+        "agent not running (lab deleted)": (lambda: lab18(agent_runs=False), report18(), "agent container ID"),
+        "solved": (lambda: lab18(), report18(), None),
+        "solved, full ID with its containerd:// prefix": (
+            lambda: lab18(), report18(container=f"containerd://{AGENT18}"), None),
     },
 }
 
@@ -958,7 +1029,8 @@ NODE_LABS = {node_labs.L17}
 @pytest.mark.parametrize("lab_id", [lab_id for lab_id in SCENARIOS if lab_id not in NODE_LABS])
 def test_empty_cluster_is_one_failed_subcheck_not_an_error(serve, lab_id):
     check = serve([node(KIND_IMAGES)])
-    answer(f"image={AGENT}\nreason=unauthorized\n")()
+    answer(f"image={AGENT}\nreason=unauthorized\n")()       # labs whose first check is a learner's file
+    report18()()
     result = check(lab_id)
     assert not result.passed
     assert "checker" not in [s.name for s in result.subchecks], str(result)
