@@ -28,10 +28,12 @@ venv: $(STAMP) ## create .venv from the pinned requirements (done for you by lab
 # e.g. `make lab LAB_ARGS="--no-browser --port 8899"`.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
+# A JupyterLab terminal runs $SHELL, or sh when it is unset (cron, services, some IDEs); sh has no
+# `source`, which the labs ask for, so fall back to bash then.
 lab: $(STAMP) ## set up and open the course in JupyterLab
 	-@$(PY) -m ckalab registries
 	@mkdir -p $(dir $(LAB_SETTINGS)) && cp binder/overrides.json $(LAB_SETTINGS)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
+	SHELL="$${SHELL:-$$(command -v bash || echo /bin/sh)}" $(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --LabApp.default_url=/lab/tree/notebooks/00-setup.ipynb $(LAB_ARGS)
 
 # The suite's own state: the learner's .ckalab/ (progress, reports, lab work, logins) stays as it was,

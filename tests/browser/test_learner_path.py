@@ -114,7 +114,9 @@ def browser():
 @pytest.fixture(scope="module")
 def lab_server(browser):
     _need("docker")
-    server = LabServer(8897)
+    # Without SHELL, as under CI's runner or a service: `make lab` must still give the terminal a
+    # shell that has `source`, which the labs ask the learner to type.
+    server = LabServer(8897, drop=("SHELL",))
     yield server
     server.stop()
 
