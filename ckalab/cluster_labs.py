@@ -380,11 +380,12 @@ def _check_secret(kube: Kube, r: CheckResult, ns: str, name: str, image_host: st
 
 # ====================================================================== images, registry, node
 
-def build_push(lab: Lab, push_as: str, version: str) -> None:
-    """docker build the lab's Dockerfile as `push_as` and push it."""
+def build_push(lab: Lab, push_as: str, version: str, labels: dict | None = None) -> None:
+    """docker build the lab's Dockerfile as `push_as` (with image `labels`) and push it."""
     app = push_as.rsplit("/", 1)[-1].split(":", 1)[0]
+    label_args = [arg for key, value in (labels or {}).items() for arg in ("--label", f"{key}={value}")]
     result = docker("build", "-q", "--build-arg", f"APP_NAME={app}", "--build-arg", f"APP_VERSION={version}",
-                    "-t", push_as, str(lab.workload_dir), timeout=600)
+                    *label_args, "-t", push_as, str(lab.workload_dir), timeout=600)
     if not result.ok:
         raise CourseError(f"Building {push_as} failed: {short(result.output, 300)}", "run `make doctor`.")
     if "/" in push_as and push_as.split("/", 1)[0] in (_cfg().open_registry, _cfg().private_registry):

@@ -65,7 +65,7 @@ from .errors import CourseError
 
 # Modules that define labs, by role. A module that does not exist (yet) is left out;
 # one that fails to import for any other reason raises, so a broken lab cannot hide.
-LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs", "archive_labs", "node_labs")
+LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs", "archive_labs", "node_labs", "control_plane_labs")
 LEVELS = ("docker", "cluster")
 NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
 

@@ -1,4 +1,4 @@
-"""Cluster labs (07-14, 16-18): every Check proven non-vacuous against API objects served over real HTTP.
+"""Cluster labs (07-14, 16-19): every Check proven non-vacuous against API objects served over real HTTP.
 
 A kmock Kubernetes emulator (kmock 0.8) runs in a thread and serves, through its REST paths,
 the objects a v1.37 API server returns for each lab state: Deployments, ReplicaSets, Pods with
@@ -34,7 +34,7 @@ import kmock
 import pytest
 from kubernetes import client as k8s
 
-from ckalab import archive_labs, cells, cluster_labs, doctor, labs, node_labs, pullsecrets
+from ckalab import archive_labs, cells, cluster_labs, control_plane_labs, doctor, labs, node_labs, pullsecrets
 from ckalab.registry import RegistryAPI
 
 NODE = "cka-images-control-plane"
@@ -844,6 +844,63 @@ def report18(container=AGENT18[:13], runtime=RUNTIME18, exit_code="3", log=BOTH_
     return lambda: [write() for write in writes]
 
 
+# ---------------------------------------------------------------- lab19
+
+PAYROLL19 = f"{PRIVATE}/payroll:3.1"
+NS19P, NS19T = control_plane_labs.NS19_OWNER, control_plane_labs.NS19_TENANT
+
+
+def apiserver_pod(plugins: str | None) -> dict:
+    """The kube-apiserver mirror Pod as kind v1.37 shows it (kubeadm's flags, one per argument)."""
+    command = ["kube-apiserver", "--advertise-address=172.18.0.2", "--allow-privileged=true",
+               "--authorization-mode=Node,RBAC", "--client-ca-file=/etc/kubernetes/pki/ca.crt",
+               "--enable-bootstrap-token-auth=true", "--etcd-servers=https://127.0.0.1:2379",
+               "--runtime-config=", "--secure-port=6443", "--service-cluster-ip-range=10.96.0.0/16"]
+    if plugins is not None:
+        command.insert(5, f"--enable-admission-plugins={plugins}")
+    image = "registry.k8s.io/kube-apiserver:v1.37.0"
+    c = {"name": "kube-apiserver", "image": image, "command": command, "imagePullPolicy": "IfNotPresent",
+         "resources": {"requests": {"cpu": "250m"}}}
+    name = f"kube-apiserver-{NODE}"
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": meta(name, "kube-system", labels={"component": "kube-apiserver", "tier": "control-plane"},
+                             annotations={"kubernetes.io/config.mirror": _hash(repr(command))[:32],
+                                          "kubernetes.io/config.source": "file"}),
+            "spec": {"containers": [c], "hostNetwork": True, "nodeName": NODE, "priorityClassName": "system-node-critical"},
+            "status": {"phase": "Running", "containerStatuses": [running("kube-apiserver", image)],
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def team19(ns, name, cname, *, template="IfNotPresent", pods=(("IfNotPresent", "running"),), refs=None):
+    """A Deployment whose template asks for `template`, and Pods (policy admission gave, state)."""
+    c = [ctr(cname, PAYROLL19, policy=template)]
+    dep = deployment(ns, name, c, replicas=1, pull_secrets=refs)
+    rs = replicaset(dep, c, 1, replicas=1, pull_secrets=refs)
+    objects = [dep, rs]
+    for i, (policy, state) in enumerate(pods):
+        status = {"running": running(cname, PAYROLL19),
+                  "refused": waiting(cname, PAYROLL19, "ErrImagePull", no_credentials(PAYROLL19)),
+                  "backoff": waiting(cname, PAYROLL19, "ImagePullBackOff",
+                                     backoff(PAYROLL19, no_credentials(PAYROLL19))),
+                  "creating": waiting(cname, PAYROLL19, "ContainerCreating", "")}[state]
+        p = pod(rs, i, [status])
+        p["spec"]["containers"][0]["imagePullPolicy"] = policy
+        objects.append(p)
+    return objects
+
+
+def lab19(plugins="NodeRestriction", *, template="IfNotPresent", owner=(("IfNotPresent", "running"),),
+          tenant=(("IfNotPresent", "running"),), mirror=True):
+    return [*([apiserver_pod(plugins)] if mirror else []),
+            *team19(NS19P, "payroll", "payroll", template=template, pods=owner, refs=["regcred"]),
+            pull_secret(NS19P),
+            *team19(NS19T, "report-viewer", "viewer", template=template, pods=tenant),
+            node(KIND_IMAGES + [[PAYROLL19]])]
+
+
+ADMITTED19 = dict(owner=(("Always", "running"),), tenant=(("Always", "refused"),))
+
+
 # ====================================================================== scenarios
 
 L = cluster_labs
@@ -972,6 +1029,30 @@ SCENARIOS = {
         "solved, full ID with its containerd:// prefix": (
             lambda: lab18(), report18(container=f"containerd://{AGENT18}"), None),
     },
+    control_plane_labs.L19: {name: (lambda kw=kw: lab19(**kw), None, fails) for name, (kw, fails) in {
+        "broken": ({}, "AlwaysPullImages enabled"),
+        "sets imagePullPolicy: Always in the Deployments": (
+            dict(template="Always", **ADMITTED19), "AlwaysPullImages enabled"),
+        "enables the plugin but keeps the old Pods": (
+            dict(plugins="NodeRestriction,AlwaysPullImages"), "Pods admitted again"),
+        "replaces NodeRestriction with AlwaysPullImages": (dict(plugins="AlwaysPullImages", **ADMITTED19),
+                                                           "NodeRestriction kept"),
+        "no --enable-admission-plugins flag left": (dict(plugins=None, **ADMITTED19), "AlwaysPullImages enabled"),
+        "rollout restart: the tenant's old Pod still runs": (
+            dict(plugins="NodeRestriction,AlwaysPullImages", owner=(("Always", "running"),),
+                 tenant=(("IfNotPresent", "running"), ("Always", "backoff"))), "Pods admitted again"),
+        "mirror Pod not posted yet after the restart": (dict(mirror=False), "API server answers"),
+        "tenant's new Pod has not tried to pull yet": (
+            dict(plugins="NodeRestriction,AlwaysPullImages", owner=(("Always", "running"),),
+                 tenant=(("Always", "creating"),)), "tenant cannot use the image"),
+        "payroll's new Pod cannot pull": (
+            dict(plugins="NodeRestriction,AlwaysPullImages", owner=(("Always", "backoff"),),
+                 tenant=(("Always", "refused"),)), "payroll runs"),
+        "solved": (dict(plugins="NodeRestriction,AlwaysPullImages", **ADMITTED19), None),
+        "solved, tenant in back-off": (dict(plugins="NodeRestriction,AlwaysPullImages",
+                                            owner=(("Always", "running"),), tenant=(("Always", "backoff"),)), None),
+        "solved, plugins in another order": (dict(plugins="AlwaysPullImages,NodeRestriction", **ADMITTED19), None),
+    }.items()},
 }
 
 CASES = [(lab_id, state) for lab_id, states in SCENARIOS.items() for state in states]
@@ -1024,9 +1105,11 @@ def test_wrong_attempt_reasons_name_the_mistake(serve):
 
 # A node lab starts from the node's kubelet, which every cluster has: it has no objects to miss.
 NODE_LABS = {node_labs.L17}
+# Lab 19 starts from the API server's own Pod, which every cluster has, and restarts the API server.
+CONTROL_PLANE_LABS = {control_plane_labs.L19}
 
 
-@pytest.mark.parametrize("lab_id", [lab_id for lab_id in SCENARIOS if lab_id not in NODE_LABS])
+@pytest.mark.parametrize("lab_id", [lab_id for lab_id in SCENARIOS if lab_id not in NODE_LABS | CONTROL_PLANE_LABS])
 def test_empty_cluster_is_one_failed_subcheck_not_an_error(serve, lab_id):
     check = serve([node(KIND_IMAGES)])
     answer(f"image={AGENT}\nreason=unauthorized\n")()       # labs whose first check is a learner's file
@@ -1217,12 +1300,14 @@ CYCLE_WORKERS = 4
 @pytest.fixture(scope="module")
 def real_cycles(real_cluster):
     # The labs with the most resets first, so that no long cycle starts last.
-    lab_ids = sorted(set(SCENARIOS) - NODE_LABS,
+    alone = NODE_LABS | CONTROL_PLANE_LABS
+    lab_ids = sorted(set(SCENARIOS) - alone,
                      key=lambda i: -sum(a.needs_reset for a in labs.get(i).wrong_attempts))
     with multiprocessing.get_context("spawn").Pool(CYCLE_WORKERS) as pool:
         cycles = dict(zip(lab_ids, pool.map(_cycle_in_worker, lab_ids, chunksize=1)))
-    # A node lab restarts the node's kubelet, which would stall the other labs' rollouts: alone, after them.
-    cycles.update({lab_id: _cycle_in_worker(lab_id) for lab_id in sorted(NODE_LABS)})
+    # A node lab restarts the node's kubelet, and lab 19 the API server: either would stall the
+    # other labs' rollouts, so they run alone, after them.
+    cycles.update({lab_id: _cycle_in_worker(lab_id) for lab_id in sorted(alone)})
     return cycles
 
 
@@ -1256,3 +1341,22 @@ def test_waiting_for_a_namespace_survives_a_slow_api_server(monkeypatch):
     answers[:] = [ApiException(status=403, reason="Forbidden")]
     with pytest.raises(L.CourseError, match="Forbidden"):
         L.wait_until_namespace_is_not_terminating("x", timeout=30)
+
+
+def test_lab19_reads_the_admission_flag_in_both_spellings():
+    plugins = control_plane_labs.admission_plugins
+    assert plugins(["kube-apiserver", "--enable-admission-plugins=NodeRestriction,AlwaysPullImages"]) == \
+        ["NodeRestriction", "AlwaysPullImages"]
+    assert plugins(["kube-apiserver", "--enable-admission-plugins", "NodeRestriction"]) == ["NodeRestriction"]
+    assert plugins(["kube-apiserver", "--disable-admission-plugins=AlwaysPullImages"]) is None
+
+
+def test_lab19_api_server_down_is_its_first_subcheck_with_the_node_commands(isolated_state, monkeypatch):
+    """While the API server restarts (or after a typo stops it), the Check says so and where to look."""
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+    with cluster_labs.using(api_client=api_client_for("http://127.0.0.1:9")):
+        result = labs.get(control_plane_labs.L19).check(record=False)
+    assert [s.name for s in result.subchecks] == labs.get(control_plane_labs.L19).checks, str(result)
+    first = result.subchecks[0]
+    assert first.name == "API server answers" and not first.passed
+    assert "crictl ps -a --name kube-apiserver" in first.reason and "did not answer" in first.reason
