@@ -28,7 +28,7 @@ import uuid
 from . import registry as registry_module
 from . import settings as settings_module
 from .checks import CheckResult
-from .cluster_labs import (CHECK_NOTE, Kube, apply_manifest, build_push, create_pull_secret, crictl,
+from .cluster_labs import (CHECK_NOTE, Kube, apply_manifest, build_push, check_pods, create_pull_secret, crictl,
                            delete_namespaces, kubectl, node_container, normalized, not_checked, pod_ready,
                            private_host, rollout_status, short, wait_until_passes, waiting_problems)
 from .errors import CourseError
@@ -98,16 +98,6 @@ def _check_admitted(r: CheckResult, pods: dict[str, list]) -> None:
           "(a new Pod that cannot pull never replaces the old one, though)")
 
 
-def _check_owner(r: CheckResult, pods: list) -> None:
-    ready = [p for p in pods if pod_ready(p)]
-    problems = [f"{p.metadata.name}: {c} {reason}" + (f" ({short(message, 90)})" if message else "")
-                for p in pods for c, reason, message in waiting_problems(p)]
-    r.add("payroll runs", bool(ready) and len(ready) == len(pods),
-          f"{len(ready)} payroll Pod(s) ready, pulled with regcred" if ready and len(ready) == len(pods) else
-          f"payroll is not ready: {'; '.join(problems)[:200] or 'its Pod is starting'}. It has a pull Secret, "
-          "so it must still start when every Pod pulls")
-
-
 def _check_tenant(r: CheckResult, pods: list) -> None:
     reasons = {p.metadata.name: [reason for _c, reason, _m in waiting_problems(p)] for p in pods}
     refused = [name for name, found in reasons.items() if PULL_FAILURES & set(found)]
@@ -151,7 +141,7 @@ def _check19(lab: Lab, r: CheckResult) -> None:
     if not pods[DEP19_OWNER] or not pods[DEP19_TENANT]:
         not_checked(r, ["payroll runs", "tenant cannot use the image"], "not checked: a team has no Pods")
         return
-    _check_owner(r, pods[DEP19_OWNER])
+    check_pods(r, DEP19_OWNER, pods[DEP19_OWNER], 1, label="payroll runs")
     _check_tenant(r, pods[DEP19_TENANT])
 
 
