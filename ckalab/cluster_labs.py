@@ -406,8 +406,38 @@ def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: f
     return result
 
 
-def apply_manifest(lab: Lab, filename: str) -> None:
+def _renames(lab: Lab, *, image_part: bool) -> dict[str, str]:
+    """{default: new} for the names a variant changed. `repo` and `*tag` names rename only the
+    parts of image references; the others rename whole values (namespace, Deployment, label)."""
+    return {str(lab.defaults[key]): str(value) for key, value in lab.names.items()
+            if value != lab.defaults[key] and (key == "repo" or key.endswith("tag")) == image_part}
+
+
+def _renamed(node, plain: dict, parts: dict, key: str | None = None):
+    if isinstance(node, dict):
+        return {k: _renamed(v, plain, parts, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_renamed(v, plain, parts) for v in node]
+    if key == "image" and isinstance(node, str):
+        name, _, tag = node.rpartition(":")
+        # The manifests' images all name a registry host; the path after it may hold a slash.
+        host, _, path = name.partition("/") if "/" in name else ("", "", name)
+        return f"{host + '/' if host else ''}{parts.get(path, path)}:{parts.get(tag, tag)}"
+    return plain.get(node, node) if isinstance(node, str) else node
+
+
+def manifest_text(lab: Lab, filename: str) -> str:
+    """The lab's manifest with the course's registry hosts and, in a variant, the variant's names."""
     text = _hosts((lab.workload_dir / filename).read_text())
+    plain, parts = _renames(lab, image_part=False), _renames(lab, image_part=True)
+    if not plain and not parts:
+        return text
+    return yaml.safe_dump_all([_renamed(doc, plain, parts) for doc in yaml.safe_load_all(text) if doc],
+                              sort_keys=False)
+
+
+def apply_manifest(lab: Lab, filename: str) -> None:
+    text = manifest_text(lab, filename)
     # A teardown does not wait for its namespaces to go; applying into one that is still being
     # deleted fails ("is being terminated"), so wait here, only when it is needed.
     for doc in yaml.safe_load_all(text):
@@ -486,11 +516,12 @@ def wait_until_passes(lab: Lab, timeout: float = 180) -> CheckResult:
 # ====================================================================== lab07 update image + cause
 
 L07 = "lab07-update-image-record-cause"
-NS07, DEP07 = "lab07-storefront", "checkout-web"
+NAMES07 = {"ns": "lab07-storefront", "deploy": "checkout-web", "container": "web", "repo": "checkout-web",
+           "tag": "1.0", "new_tag": "1.1"}
 
 
-def image07(tag: str) -> str:
-    return f"{open_host()}/checkout-web:{tag}"
+def image07(lab: Lab, tag_name: str) -> str:
+    return f"{open_host()}/{lab.names['repo']}:{lab.names[tag_name]}"
 
 
 def sidecar07() -> str:
@@ -502,21 +533,22 @@ def mentions_tag(text: str, tag: str) -> bool:
 
 
 def _check07(lab: Lab, r: CheckResult) -> None:
+    n = lab.names
     kube = Kube()
-    dep = check_deployment(kube, r, NS07, DEP07)
+    dep = check_deployment(kube, r, n["ns"], n["deploy"])
     if dep is None:
         return
     spec = dep.spec.template.spec
-    web = container(spec, "web")
-    want = image07("1.1")
-    r.add("image of web", web is not None and web.image == want,
-          f"container web runs {want}" if web is not None and web.image == want else
-          f"container web has image {web.image if web else '(no container web)'}; it should be {want}")
+    web = container(spec, n["container"])
+    want = image07(lab, "new_tag")
+    r.add("image of the updated container", web is not None and web.image == want,
+          f"container {n['container']} runs {want}" if web is not None and web.image == want else
+          f"container {n['container']} has image {web.image if web else '(no such container)'}; it should be {want}")
     side = container(spec, "log-forwarder")
     names = sorted(c.name for c in spec.containers or [])
-    if names != ["log-forwarder", "web"]:
+    if names != sorted(["log-forwarder", n["container"]]):
         r.add("other containers untouched", False, f"the containers are now {', '.join(names)}; "
-                                                   "keep exactly web and log-forwarder")
+                                                   f"keep exactly {n['container']} and log-forwarder")
     else:
         r.add("other containers untouched", side.image == sidecar07(),
               f"log-forwarder still runs {sidecar07()}" if side.image == sidecar07() else
@@ -525,13 +557,13 @@ def _check07(lab: Lab, r: CheckResult) -> None:
     check_rollout(r, dep)
     cause = (dep.metadata.annotations or {}).get(CHANGE_CAUSE)
     if not cause:
-        r.add("change-cause recorded", False, f"deployment/{DEP07} has no {CHANGE_CAUSE} annotation "
+        r.add("change-cause recorded", False, f"deployment/{n['deploy']} has no {CHANGE_CAUSE} annotation "
                                               "(kubectl annotate ...); rollout history shows <none>")
     else:
-        ok = mentions_tag(cause, "1.1")
+        ok = mentions_tag(cause, n["new_tag"])
         r.add("change-cause recorded", ok, f"{CHANGE_CAUSE}: \"{short(cause, 100)}\"" + (
-            "" if ok else " does not mention the new tag 1.1"))
-    current = [rs for rs in kube.replicasets(NS07, selector_of(dep)) if revision(rs) == revision(dep)]
+            "" if ok else f" does not mention the new tag {n['new_tag']}"))
+    current = [rs for rs in kube.replicasets(n["ns"], selector_of(dep)) if revision(rs) == revision(dep)]
     rs_cause = (current[0].metadata.annotations or {}).get(CHANGE_CAUSE) if current else None
     r.add("rollout history shows the cause", bool(cause) and rs_cause == cause,
           f"revision {revision(dep)} shows \"{short(rs_cause, 80)}\"" if bool(cause) and rs_cause == cause else
@@ -541,48 +573,59 @@ def _check07(lab: Lab, r: CheckResult) -> None:
 
 
 def _setup07(lab: Lab) -> None:
-    build_push(lab, image07("1.0"), "1.0")
-    build_push(lab, image07("1.1"), "1.1")
+    n = lab.names
+    build_push(lab, image07(lab, "tag"), n["tag"])
+    build_push(lab, image07(lab, "new_tag"), n["new_tag"])
     build_push(lab, sidecar07(), "2.3")
     apply_manifest(lab, "deployment.yaml")
-    rollout_status(NS07, DEP07)
+    rollout_status(n["ns"], n["deploy"])
+
+
+def _set_image07(lab: Lab, container_name: str | None = None) -> None:
+    n = lab.names
+    kubectl("set", "image", f"deployment/{n['deploy']}",
+            f"{container_name or n['container']}={image07(lab, 'new_tag')}", "-n", n["ns"])
+
+
+def _annotate07(lab: Lab, cause: str) -> None:
+    kubectl("annotate", f"deployment/{lab.names['deploy']}", "--overwrite", "-n", lab.names["ns"],
+            f"{CHANGE_CAUSE}={cause}")
 
 
 def _solve07(lab: Lab) -> None:
-    kubectl("set", "image", f"deployment/{DEP07}", f"web={image07('1.1')}", "-n", NS07)
-    kubectl("annotate", f"deployment/{DEP07}", "--overwrite", "-n", NS07,
-            f"{CHANGE_CAUSE}=web image updated to {image07('1.1')}")
-    rollout_status(NS07, DEP07)
+    _set_image07(lab)
+    _annotate07(lab, f"{lab.names['container']} image updated to {image07(lab, 'new_tag')}")
+    rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 60)
 
 
 def _teardown07(lab: Lab) -> None:
-    delete_namespaces(NS07, wait=False)
+    delete_namespaces(lab.names["ns"], wait=False)
 
 
 def _w07_no_cause(lab: Lab) -> None:
-    kubectl("set", "image", f"deployment/{DEP07}", f"web={image07('1.1')}", "-n", NS07)
+    _set_image07(lab)
 
 
 def _w07_star(lab: Lab) -> None:
-    kubectl("set", "image", f"deployment/{DEP07}", f"*={image07('1.1')}", "-n", NS07)
-    kubectl("annotate", f"deployment/{DEP07}", "--overwrite", "-n", NS07, f"{CHANGE_CAUSE}=update to 1.1")
+    _set_image07(lab, "*")
+    _annotate07(lab, f"update to {lab.names['new_tag']}")
 
 
 def _w07_cause_only(lab: Lab) -> None:
-    kubectl("annotate", f"deployment/{DEP07}", "--overwrite", "-n", NS07, f"{CHANGE_CAUSE}=update to 1.1")
+    _annotate07(lab, f"update to {lab.names['new_tag']}")
 
 
 def _w07_stale_cause(lab: Lab) -> None:
-    kubectl("annotate", f"deployment/{DEP07}", "--overwrite", "-n", NS07, f"{CHANGE_CAUSE}=initial 1.0")
-    kubectl("set", "image", f"deployment/{DEP07}", f"web={image07('1.1')}", "-n", NS07)
+    _annotate07(lab, f"initial {lab.names['tag']}")
+    _set_image07(lab)
 
 
 register(Lab(
     id=L07, title="Update a Deployment's image and record why", level="cluster",
-    checks=["deployment exists", "image of web", "other containers untouched", "rollout complete",
+    checks=["deployment exists", "image of the updated container", "other containers untouched", "rollout complete",
             "change-cause recorded", "rollout history shows the cause"],
-    first_failure="image of web",
+    first_failure="image of the updated container",
     hints=[
         "Two separate things: the Pod template's image (that starts a rollout) and an annotation on "
         "the Deployment named kubernetes.io/change-cause (that is what `kubectl rollout history` shows "
@@ -598,10 +641,10 @@ register(Lab(
     wrong_attempts=[
         WrongAttempt("image updated, no change-cause", _w07_no_cause, fails="change-cause recorded"),
         WrongAttempt("set image with * changes the sidecar too", _w07_star, fails="other containers untouched"),
-        WrongAttempt("annotation only, image unchanged", _w07_cause_only, fails="image of web"),
+        WrongAttempt("annotation only, image unchanged", _w07_cause_only, fails="image of the updated container"),
         WrongAttempt("stale change-cause from before the update", _w07_stale_cause, fails="change-cause recorded"),
     ],
-    check_note=CHECK_NOTE,
+    check_note=CHECK_NOTE, names=NAMES07,
 ))
 
 
@@ -714,8 +757,13 @@ register(Lab(
 # ====================================================================== lab09 wrong tag
 
 L09 = "lab09-wrong-tag"
-NS09, DEP09 = "lab09-inventory", "inventory-api"
-PUSHED09 = "1.0"
+# `tag` is what the registry has; `bad_tag` is the one the Deployment asks for.
+NAMES09 = {"ns": "lab09-inventory", "deploy": "inventory-api", "container": "api", "repo": "inventory-api",
+           "tag": "1.0", "bad_tag": "1.0.0"}
+
+
+def image09(lab: Lab) -> str:
+    return f"{open_host()}/{lab.names['repo']}:{lab.names['tag']}"
 
 
 def tag_exists(image: str) -> tuple[bool, str]:
@@ -743,16 +791,20 @@ def tag_exists(image: str) -> tuple[bool, str]:
 
 
 def _check09(lab: Lab, r: CheckResult) -> None:
+    n = lab.names
     kube = Kube()
-    dep = check_deployment(kube, r, NS09, DEP09)
+    dep = check_deployment(kube, r, n["ns"], n["deploy"])
     if dep is None:
         return
-    api = container(dep.spec.template.spec, "api")
-    ok, why = tag_exists(api.image) if api else (False, "the Deployment has no container api")
+    api = container(dep.spec.template.spec, n["container"])
+    ok, why = tag_exists(api.image) if api else (False, f"the Deployment has no container {n['container']}")
     r.add("image tag exists in the registry", ok, f"{api.image if api else '?'}: {why}")
-    pods = kube.pods(NS09, selector_of(dep))
-    stale = [p.metadata.name for p in pods
-             if (container(p.spec, "api").image if container(p.spec, "api") else None) != (api.image if api else None)]
+    pods = kube.pods(n["ns"], selector_of(dep))
+
+    def image_of(pod):
+        c = container(pod.spec, n["container"])
+        return c.image if c else None
+    stale = [p.metadata.name for p in pods if image_of(p) != (api.image if api else None)]
     waiting = [(p.metadata.name, w) for p in pods for w in waiting_problems(p)]
     if waiting:
         name, (cname, reason, message) = waiting[0]
@@ -763,32 +815,37 @@ def _check09(lab: Lab, r: CheckResult) -> None:
                                           "was edited; fix the Deployment's template instead")
     else:
         r.add("no waiting reason", True, "no container waits")
-    check_pods(r, DEP09, pods, dep.spec.replicas or 1)
+    check_pods(r, n["deploy"], pods, dep.spec.replicas or 1)
 
 
 def _setup09(lab: Lab) -> None:
-    build_push(lab, f"{open_host()}/inventory-api:{PUSHED09}", PUSHED09)
+    build_push(lab, image09(lab), lab.names["tag"])
     apply_manifest(lab, "deployment.yaml")
 
 
+def _set_image09(lab: Lab, target: str, image: str) -> None:
+    kubectl("set", "image", target, f"{lab.names['container']}={image}", "-n", lab.names["ns"])
+
+
 def _solve09(lab: Lab) -> None:
-    kubectl("set", "image", f"deployment/{DEP09}", f"api={open_host()}/inventory-api:{PUSHED09}", "-n", NS09)
-    rollout_status(NS09, DEP09)
+    _set_image09(lab, f"deployment/{lab.names['deploy']}", image09(lab))
+    rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 60)
 
 
 def _teardown09(lab: Lab) -> None:
-    delete_namespaces(NS09, wait=False)
+    delete_namespaces(lab.names["ns"], wait=False)
 
 
 def _w09_edit_pod(lab: Lab) -> None:
-    pods = kubectl("get", "pods", "-n", NS09, "-l", "app=inventory-api", "-o", "name").output.split()
+    n = lab.names
+    pods = kubectl("get", "pods", "-n", n["ns"], "-l", f"app={n['deploy']}", "-o", "name").output.split()
     for pod in pods:
-        kubectl("set", "image", pod, f"api={open_host()}/inventory-api:{PUSHED09}", "-n", NS09)
+        _set_image09(lab, pod, image09(lab))
 
 
 def _w09_latest(lab: Lab) -> None:
-    kubectl("set", "image", f"deployment/{DEP09}", f"api={open_host()}/inventory-api:latest", "-n", NS09)
+    _set_image09(lab, f"deployment/{lab.names['deploy']}", f"{open_host()}/{lab.names['repo']}:latest")
 
 
 register(Lab(
@@ -808,7 +865,7 @@ register(Lab(
         WrongAttempt("edits the Pods, not the Deployment", _w09_edit_pod, fails="image tag exists in the registry"),
         WrongAttempt("switches to :latest (never pushed)", _w09_latest, fails="image tag exists in the registry"),
     ],
-    check_note=CHECK_NOTE,
+    check_note=CHECK_NOTE, names=NAMES09,
 ))
 
 
@@ -847,15 +904,18 @@ def check_private_deployment(kube: Kube, r: CheckResult, ns: str, name: str, cna
 
 
 L10 = "lab10-missing-pull-secret"
-NS10, DEP10 = "lab10-billing", "billing-worker"
+NAMES10 = {"ns": "lab10-billing", "deploy": "billing-worker", "container": "worker", "repo": "billing-worker",
+           "tag": "1.0"}
 
 
 def _check10(lab: Lab, r: CheckResult) -> None:
-    check_private_deployment(Kube(), r, NS10, DEP10, "worker")
+    n = lab.names
+    check_private_deployment(Kube(), r, n["ns"], n["deploy"], n["container"])
 
 
 def _setup10(lab: Lab) -> None:
-    build_push(lab, f"{_cfg().private_registry}/billing-worker:1.0", "1.0")
+    n = lab.names
+    build_push(lab, f"{_cfg().private_registry}/{n['repo']}:{n['tag']}", n["tag"])
     apply_manifest(lab, "deployment.yaml")
 
 
@@ -865,46 +925,52 @@ def _patch_pull_secret(ns: str, dep: str, name: str = PULL_SECRET) -> None:
 
 
 def _solve10(lab: Lab) -> None:
-    create_pull_secret(NS10)
-    _patch_pull_secret(NS10, DEP10)
-    rollout_status(NS10, DEP10)
+    ns, dep = lab.names["ns"], lab.names["deploy"]
+    create_pull_secret(ns)
+    _patch_pull_secret(ns, dep)
+    rollout_status(ns, dep)
     wait_until_passes(lab, 60)
 
 
 def _teardown10(lab: Lab) -> None:
-    delete_namespaces(NS10, wait=False)
+    delete_namespaces(lab.names["ns"], wait=False)
 
 
 def _w10_localhost(lab: Lab) -> None:
-    create_pull_secret(NS10, server=_cfg().private_registry)
-    _patch_pull_secret(NS10, DEP10)
+    ns, dep = lab.names["ns"], lab.names["deploy"]
+    create_pull_secret(ns, server=_cfg().private_registry)
+    _patch_pull_secret(ns, dep)
 
 
 def _w10_not_referenced(lab: Lab) -> None:
-    create_pull_secret(NS10)
+    create_pull_secret(lab.names["ns"])
 
 
 def _w10_docker_hub(lab: Lab) -> None:
-    create_pull_secret(NS10, server=pullsecrets.DOCKER_HUB)
-    _patch_pull_secret(NS10, DEP10)
+    ns, dep = lab.names["ns"], lab.names["deploy"]
+    create_pull_secret(ns, server=pullsecrets.DOCKER_HUB)
+    _patch_pull_secret(ns, dep)
 
 
 def _w10_wrong_password(lab: Lab) -> None:
-    create_pull_secret(NS10, password="not-the-password")
-    _patch_pull_secret(NS10, DEP10)
+    ns, dep = lab.names["ns"], lab.names["deploy"]
+    create_pull_secret(ns, password="not-the-password")
+    _patch_pull_secret(ns, dep)
 
 
 def _w10_opaque(lab: Lab) -> None:
+    ns, dep = lab.names["ns"], lab.names["deploy"]
     creds = registry_module.credentials()
     with tempfile.TemporaryDirectory() as tmp:
         path = pullsecrets.write_config(Path(tmp) / "config.json", private_host(), creds.username, creds.password)
-        kubectl("create", "secret", "generic", PULL_SECRET, "-n", NS10, f"--from-file=.dockerconfigjson={path}")
-    _patch_pull_secret(NS10, DEP10)
+        kubectl("create", "secret", "generic", PULL_SECRET, "-n", ns, f"--from-file=.dockerconfigjson={path}")
+    _patch_pull_secret(ns, dep)
 
 
 def _w10_typo(lab: Lab) -> None:
-    create_pull_secret(NS10)
-    _patch_pull_secret(NS10, DEP10, "regcreds")
+    ns, dep = lab.names["ns"], lab.names["deploy"]
+    create_pull_secret(ns)
+    _patch_pull_secret(ns, dep, "regcreds")
 
 
 register(Lab(
@@ -932,7 +998,7 @@ register(Lab(
         WrongAttempt("generic (Opaque) Secret", _w10_opaque, fails="secret type"),
         WrongAttempt("typo in the referenced name", _w10_typo, fails="secret in the pods' namespace"),
     ],
-    check_note=CHECK_NOTE,
+    check_note=CHECK_NOTE, names=NAMES10,
 ))
 
 

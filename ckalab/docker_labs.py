@@ -137,9 +137,8 @@ def _solution(lab: Lab, name: str = "Dockerfile") -> str:
 
 # ================================================================ lab01
 
-LAB01_IMAGE = "lab01/ledger-api:check"
-LAB01_RUN, LAB01_ARGS = "lab01-ledger-api", "lab01-ledger-args"
-LAB01_PORT, LAB01_ARGS_PORT = 19001, 19002
+LAB01_NAMES = {"image": "lab01/ledger-api:check", "run": "lab01-ledger-api", "args": "lab01-ledger-args",
+               "port": 19001, "args_port": 19002}
 
 
 def _lab01_setup(lab: Lab) -> None:
@@ -159,10 +158,12 @@ def _lab01_check(lab: Lab, r: CheckResult) -> None:
           "local files are copied with COPY" if not local_adds else
           f"line {local_adds[0][0]}: `ADD {local_adds[0][1]}` copies local files: use COPY "
           "(ADD also unpacks archives and fetches URLs, which nobody reading it expects)")
-    ok, last = build(lab, lab.work_dir, LAB01_IMAGE)
-    if not r.add("builds", ok, f"built {LAB01_IMAGE}" if ok else f"docker build failed: {last}"):
+    n = lab.names
+    image, run, run_args, port, args_port = n["image"], n["run"], n["args"], n["port"], n["args_port"]
+    ok, last = build(lab, lab.work_dir, image)
+    if not r.add("builds", ok, f"built {image}" if ok else f"docker build failed: {last}"):
         return
-    config = (inspect_image(LAB01_IMAGE) or {}).get("Config") or {}
+    config = (inspect_image(image) or {}).get("Config") or {}
     entrypoint, cmd = config.get("Entrypoint"), config.get("Cmd")
     if is_shell_form(entrypoint):
         r.add("exec-form ENTRYPOINT/CMD", False,
@@ -176,26 +177,26 @@ def _lab01_check(lab: Lab, r: CheckResult) -> None:
               f"ENTRYPOINT {json.dumps(entrypoint)}, CMD {json.dumps(cmd)}: no shell in between")
     lab.say("Running the image twice: with its defaults, and with `--port 9090` ...")
     try:
-        ok, err = run_detached(LAB01_RUN, LAB01_IMAGE, LAB01_PORT, 8080)
-        ok2, err2 = run_detached(LAB01_ARGS, LAB01_IMAGE, LAB01_ARGS_PORT, 9090, "--port", "9090")
-        response = wait_http(f"http://127.0.0.1:{LAB01_PORT}/", LAB01_RUN) if ok else None
+        ok, err = run_detached(run, image, port, 8080)
+        ok2, err2 = run_detached(run_args, image, args_port, 9090, "--port", "9090")
+        response = wait_http(f"http://127.0.0.1:{port}/", run) if ok else None
         answered = response is not None and response.ok and "ledger-api" in response.text
         r.add("answers on port 8080", answered,
-              "`docker run -p 19001:8080` answers: " + response.text.strip() if answered else
-              f"nothing answered on container port 8080 (container: {container_state(LAB01_RUN)}; "
-              f"last log line: {last_log_line(LAB01_RUN)})" if ok else f"docker run failed: {err}")
-        response = wait_http(f"http://127.0.0.1:{LAB01_ARGS_PORT}/", LAB01_ARGS) if ok2 else None
+              f"`docker run -p {port}:8080` answers: " + response.text.strip() if answered else
+              f"nothing answered on container port 8080 (container: {container_state(run)}; "
+              f"last log line: {last_log_line(run)})" if ok else f"docker run failed: {err}")
+        response = wait_http(f"http://127.0.0.1:{args_port}/", run_args) if ok2 else None
         answered = response is not None and response.ok and "ledger-api" in response.text
         r.add("run arguments reach the app", answered,
               "`docker run IMAGE --port 9090` starts the API on port 9090" if answered else
               "`docker run IMAGE --port 9090` did not start the API on 9090: run arguments replace CMD, "
               "so CMD must hold only the arguments and ENTRYPOINT the program "
-              + (f"(container: {container_state(LAB01_ARGS)}; last log line: {last_log_line(LAB01_ARGS)})"
+              + (f"(container: {container_state(run_args)}; last log line: {last_log_line(run_args)})"
                  if ok2 else f"(docker run failed: {err2})"))
-        if container_state(LAB01_RUN).startswith("running"):
+        if container_state(run).startswith("running"):
             lab.say("Stopping the container (docker stop) ...")
             started = time.monotonic()
-            docker("stop", "-t", "4", LAB01_RUN, timeout=30)
+            docker("stop", "-t", "4", run, timeout=30)
             took = time.monotonic() - started
             r.add("stops within 3 s", took < 3,
                   f"`docker stop` took {took:.1f} s" + ("" if took < 3 else
@@ -204,7 +205,7 @@ def _lab01_check(lab: Lab, r: CheckResult) -> None:
         else:
             r.add("stops within 3 s", False, "the container was not running, so it could not be stopped")
     finally:
-        remove_containers(LAB01_RUN, LAB01_ARGS)
+        remove_containers(run, run_args)
 
 
 def _lab01_solve(lab: Lab) -> None:
@@ -212,8 +213,8 @@ def _lab01_solve(lab: Lab) -> None:
 
 
 def _lab01_teardown(lab: Lab) -> None:
-    remove_containers(LAB01_RUN, LAB01_ARGS)
-    remove_images(LAB01_IMAGE)
+    remove_containers(lab.names["run"], lab.names["args"])
+    remove_images(lab.names["image"])
 
 
 def _solution_variant(old_new: list[tuple[str, str]]):
@@ -265,6 +266,7 @@ register(Lab(
             fails="run arguments reach the app"),
     ],
     check_note="Checking: this builds your Dockerfile, runs it twice and stops it (about 10 s) ...",
+    names=LAB01_NAMES,
 ))
 
 
@@ -585,14 +587,13 @@ def _has_auth_for(config_text: str, host: str) -> bool:
 
 # ================================================================ lab04
 
-LAB04_LOCAL = "lab04/ledger-api:2.3.1"
-LAB04_REPO, LAB04_TAG = "lab04/payments-ledger", "2.3.1"
+LAB04_NAMES = {"local": "lab04/ledger-api:2.3.1", "repo": "lab04/payments-ledger", "tag": "2.3.1"}
 LAB04_LABEL = "io.ckalab.lab04.build"
 
 
-def _lab04_target(cfg=None) -> str:
+def _lab04_target(lab: Lab, cfg=None) -> str:
     cfg = cfg or settings_module.load()
-    return f"{cfg.private_registry}/{LAB04_REPO}:{LAB04_TAG}"
+    return f"{cfg.private_registry}/{lab.names['repo']}:{lab.names['tag']}"
 
 
 def _lab04_state(lab: Lab) -> dict:
@@ -605,13 +606,13 @@ def _lab04_state(lab: Lab) -> dict:
 def _lab04_setup(lab: Lab) -> None:
     cfg = settings_module.load()
     lab.work_dir.mkdir(parents=True, exist_ok=True)
-    local = inspect_image(LAB04_LOCAL)
+    local = inspect_image(lab.names["local"])
     if local is None or not ((local.get("Config") or {}).get("Labels") or {}).get(LAB04_LABEL):
         build_id = secrets.token_hex(8)
-        result = docker("build", "-q", "-t", LAB04_LOCAL, "--label", f"{LAB04_LABEL}={build_id}",
+        result = docker("build", "-q", "-t", lab.names["local"], "--label", f"{LAB04_LABEL}={build_id}",
                         str(lab.workload_dir), timeout=300)
         if not result.ok:
-            raise registry.CourseError(f"Could not build {LAB04_LOCAL}: {result.output.strip()[-300:]}",
+            raise registry.CourseError(f"Could not build {lab.names['local']}: {result.output.strip()[-300:]}",
                                        "run `make doctor`, then lab.reset().")
     state = _lab04_state(lab)
     if not state:
@@ -620,18 +621,18 @@ def _lab04_setup(lab: Lab) -> None:
         docker("logout", cfg.private_registry, timeout=30)
         state = {"home_config": _fingerprint(_home_docker_config()), "was_logged_in": was_logged_in}
         (lab.work_dir / "setup.json").write_text(json.dumps(state))
-    print(f"Local image {LAB04_LOCAL} is ready; the course's Docker config is logged out of "
+    print(f"Local image {lab.names['local']} is ready; the course's Docker config is logged out of "
           f"{cfg.private_registry}.")
 
 
 def _lab04_check(lab: Lab, r: CheckResult) -> None:
     cfg = settings_module.load()
-    local = inspect_image(LAB04_LOCAL)
+    local = inspect_image(lab.names["local"])
     build_id = ((local or {}).get("Config") or {}).get("Labels", {}) or {}
     build_id = build_id.get(LAB04_LABEL)
     if not build_id:
         r.add("logged in with the course's Docker config", False,
-              f"the lab's image {LAB04_LOCAL} is missing: run lab.reset()")
+              f"the lab's image {lab.names['local']} is missing: run lab.reset()")
         return
     course_config = _fingerprint(cfg.docker_config_dir / "config.json")
     logged_in = _has_auth_for(course_config, cfg.private_registry)
@@ -649,31 +650,32 @@ def _lab04_check(lab: Lab, r: CheckResult) -> None:
           "did not use the course's config; `docker --config ~/.docker logout "
           f"{cfg.private_registry}`, then `source .ckalab/env.sh` and log in again")
     private = registry.api("private", cfg)
-    pushed = pushed_config(private, LAB04_REPO, LAB04_TAG)
+    pushed = pushed_config(private, lab.names["repo"], lab.names["tag"])
     if pushed is None:
         tags = []
         try:
-            tags = private.tags(LAB04_REPO)
+            tags = private.tags(lab.names["repo"])
         except registry.CourseError:
             pass
         r.add("pushed to the private registry", False,
-              f"{_lab04_target(cfg)} is not in the private registry" +
+              f"{_lab04_target(lab, cfg)} is not in the private registry" +
               (f" (that repository has tags: {', '.join(tags)})" if tags else ""))
     else:
         same = (pushed.get("config") or {}).get("Labels", {}).get(LAB04_LABEL) == build_id
         r.add("pushed to the private registry", same,
-              f"{_lab04_target(cfg)} is the lab's image (same build)" if same else
-              f"{_lab04_target(cfg)} exists but is not the image {LAB04_LOCAL}: tag that image and push it")
+              f"{_lab04_target(lab, cfg)} is the lab's image (same build)" if same else
+              f"{_lab04_target(lab, cfg)} exists but is not the image {lab.names['local']}: "
+              "tag that image and push it")
     open_api = registry.api("open", cfg)
     leaked = []
     try:
-        open_tags = open_api.tags(LAB04_REPO)
+        open_tags = open_api.tags(lab.names["repo"])
     except registry.CourseError:
         open_tags = []
     for tag in open_tags:
-        config = pushed_config(open_api, LAB04_REPO, tag) or {}
+        config = pushed_config(open_api, lab.names["repo"], tag) or {}
         if (config.get("config") or {}).get("Labels", {}).get(LAB04_LABEL) == build_id:
-            leaked.append(f"{cfg.open_registry}/{LAB04_REPO}:{tag}")
+            leaked.append(f"{cfg.open_registry}/{lab.names['repo']}:{tag}")
     r.add("not in the open registry", not leaked,
           f"the image is not in the open registry {cfg.open_registry}" if not leaked else
           f"it was also pushed to the open registry: {', '.join(leaked)}, where anyone can pull it "
@@ -684,8 +686,8 @@ def _lab04_check(lab: Lab, r: CheckResult) -> None:
 def _lab04_solve(lab: Lab) -> None:
     cfg = settings_module.load()
     registry.login(cfg)
-    docker("tag", LAB04_LOCAL, _lab04_target(cfg))
-    result = docker("push", _lab04_target(cfg), timeout=300)
+    docker("tag", lab.names["local"], _lab04_target(lab, cfg))
+    result = docker("push", _lab04_target(lab, cfg), timeout=300)
     if not result.ok:
         raise registry.CourseError(f"docker push failed: {result.output.strip()[-300:]}", "run `make doctor`.")
 
@@ -694,22 +696,23 @@ def _lab04_teardown(lab: Lab) -> None:
     cfg = settings_module.load()
     if _lab04_state(lab).get("was_logged_in"):
         registry.login(cfg)  # leave the course's login as the lab found it
-    remove_images(LAB04_LOCAL, _lab04_target(cfg), f"{cfg.open_registry}/{LAB04_REPO}:{LAB04_TAG}",
-                  f"{cfg.private_registry}/{LAB04_REPO}:latest")
+    repo, tag = lab.names["repo"], lab.names["tag"]
+    remove_images(lab.names["local"], _lab04_target(lab, cfg), f"{cfg.open_registry}/{repo}:{tag}",
+                  f"{cfg.private_registry}/{repo}:latest")
 
 
 def _lab04_push_open(lab: Lab) -> None:
     cfg = settings_module.load()
-    target = f"{cfg.open_registry}/{LAB04_REPO}:{LAB04_TAG}"
-    docker("tag", LAB04_LOCAL, target)
+    target = f"{cfg.open_registry}/{lab.names['repo']}:{lab.names['tag']}"
+    docker("tag", lab.names["local"], target)
     docker("push", target, timeout=300)
 
 
 def _lab04_push_latest(lab: Lab) -> None:
     cfg = settings_module.load()
     registry.login(cfg)
-    target = f"{cfg.private_registry}/{LAB04_REPO}:latest"
-    docker("tag", LAB04_LOCAL, target)
+    target = f"{cfg.private_registry}/{lab.names['repo']}:latest"
+    docker("tag", lab.names["local"], target)
     docker("push", target, timeout=300)
 
 
@@ -722,8 +725,8 @@ def _lab04_login_home(lab: Lab) -> None:
     creds = registry.credentials(cfg)
     shell.run(["docker", "login", cfg.private_registry, "-u", creds.username, "--password-stdin"],
               input=creds.password, env=env, timeout=60)
-    docker("tag", LAB04_LOCAL, _lab04_target(cfg))
-    shell.run(["docker", "push", _lab04_target(cfg)], env=env, timeout=300)
+    docker("tag", lab.names["local"], _lab04_target(lab, cfg))
+    shell.run(["docker", "push", _lab04_target(lab, cfg)], env=env, timeout=300)
 
 
 register(Lab(
@@ -749,6 +752,7 @@ register(Lab(
         WrongAttempt("pushed as latest", _lab04_push_latest, fails="pushed to the private registry"),
         WrongAttempt("logged in with ~/.docker", _lab04_login_home, fails="~/.docker/config.json not used"),
     ],
+    names=LAB04_NAMES,
 ))
 
 

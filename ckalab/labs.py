@@ -26,7 +26,13 @@ Defining a lab: a module listed in LAB_MODULES (docker_labs, cluster_labs, ...) 
         setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
         wrong_attempts=[WrongAttempt("keeps ADD", _keeps_add, fails="no ADD for local files")],
         check_note="",      # say so when the Check builds or waits: shown while it runs
+        names={"image": "lab01/ledger-api:check", ...},   # what a variant may rename (see below)
     ))
+
+Names: a lab reads every name a learner could be asked to use (namespace, Deployment, container,
+repository, tag, container name, host port) from `lab.names`, never from a constant. The notebook
+uses the defaults; `lab.variant(names, work_dir=...)` is the same lab under other names, which is
+how the mock exam (ckalab.exam) draws its tasks: with the lab's own setup, Check and solution.
 
 What the framework guarantees, so lab modules need not repeat it:
 
@@ -49,6 +55,7 @@ What the framework guarantees, so lab modules need not repeat it:
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import importlib
 import shutil
@@ -101,6 +108,9 @@ class Lab:
     teardown_fn: Callable[["Lab"], None]
     wrong_attempts: list[WrongAttempt] = field(default_factory=list)
     check_note: str = ""
+    names: dict = field(default_factory=dict)
+    _work_dir: Path | None = field(default=None, repr=False)
+    _defaults: dict | None = field(default=None, repr=False)
     _say: Callable[[str], None] | None = field(default=None, repr=False)
 
     def __post_init__(self):
@@ -123,7 +133,20 @@ class Lab:
 
     @property
     def work_dir(self) -> Path:
-        return settings_module.load().state_dir / "work" / self.number
+        return self._work_dir or settings_module.load().state_dir / "work" / self.number
+
+    def variant(self, names: dict, *, work_dir: Path) -> "Lab":
+        """This lab under other names (only names it has), working in `work_dir`; not registered."""
+        unknown = sorted(set(names) - set(self.names))
+        if unknown:
+            raise ValueError(f"{self.id} has no names {unknown}; it has {sorted(self.names)}")
+        return dataclasses.replace(self, names={**self.names, **names}, _work_dir=work_dir,
+                                   _defaults=self.defaults)
+
+    @property
+    def defaults(self) -> dict:
+        """The names the notebook shows (a variant's names replace some of them)."""
+        return self._defaults if self._defaults is not None else self.names
 
     @property
     def workload_dir(self) -> Path:

@@ -27,8 +27,8 @@ from .docker_labs import container_state, inspect_image, remove_containers, remo
 from .errors import CourseError
 from .labs import Lab, WrongAttempt, docker, register
 
-LAB15_REPO, LAB15_TAG = "lab15/sun-cipher", "v1-podman"
-LAB15_CONTAINER, LAB15_PORT = "lab15-sun-cipher", 18150
+LAB15_NAMES = {"repo": "lab15/sun-cipher", "tag": "v1-podman", "container": "lab15-sun-cipher", "port": 18150}
+PORT_PUBLISHED = "port published on 127.0.0.1"
 # Set by the lab's Dockerfile, so the Check knows the image was built from the lab's folder.
 LAB15_LABEL = ("io.ckalab.lab", "lab15-podman-build-run-push")
 # Buildah (inside `podman build` too) writes this label into every image it builds; Docker does not.
@@ -96,9 +96,9 @@ def pushed_config_digest(api: registry.RegistryAPI, repository: str, tag: str) -
         raise
 
 
-def _image(cfg=None) -> str:
+def _image(lab: Lab, cfg=None) -> str:
     cfg = cfg or settings_module.load()
-    return f"{cfg.private_registry}/{LAB15_REPO}:{LAB15_TAG}"
+    return f"{cfg.private_registry}/{lab.names['repo']}:{lab.names['tag']}"
 
 
 def _app_dir(lab: Lab) -> Path:
@@ -144,14 +144,14 @@ def _lab15_setup(lab: Lab) -> None:
 
 def _lab15_check(lab: Lab, r: CheckResult) -> None:
     cfg = settings_module.load()
-    image, name, app_dir = _image(cfg), LAB15_CONTAINER, _shown(_app_dir(lab))
+    image, name, app_dir = _image(lab, cfg), lab.names["container"], _shown(_app_dir(lab))
     if not shell.which("podman"):
         r.add("built with Podman", False, NO_PODMAN)
         return
     lab.say("Reading Podman's image store and containers ...")
     local = podman_image(image)
     if local is None:
-        unqualified = f"localhost/{LAB15_REPO}:{LAB15_TAG}"
+        unqualified = f"localhost/{lab.names['repo']}:{lab.names['tag']}"
         r.add("built with Podman", False,
               f"{image} is not in Podman's image store" +
               (": it is in Docker's, which Podman does not see; build it with `podman build`"
@@ -181,16 +181,16 @@ def _lab15_check(lab: Lab, r: CheckResult) -> None:
         r.add("container running", False,
               f"Podman has no container named {name}" +
               ("; Docker has one, and Podman does not see Docker's containers" if in_docker else "") +
-              f": `podman run -d --name {name} -p 127.0.0.1:{LAB15_PORT}:8080 {image}`")
-        for check in ("runs that image", f"port 127.0.0.1:{LAB15_PORT} published", "logs saved to the file"):
+              f": `podman run -d --name {name} -p 127.0.0.1:{lab.names['port']}:8080 {image}`")
+        for check in ("runs that image", PORT_PUBLISHED, "logs saved to the file"):
             r.add(check, False, f"not checked: Podman has no container named {name}")
     else:
         _check_container(lab, r, container, image, image_id)
 
-    lab.say(f"Asking the private registry {cfg.private_registry} for {LAB15_REPO}:{LAB15_TAG} ...")
+    lab.say(f"Asking the private registry {cfg.private_registry} for {lab.names['repo']}:{lab.names['tag']} ...")
     try:
-        pushed = pushed_config_digest(registry.api("private", cfg), LAB15_REPO, LAB15_TAG)
-        in_open = pushed_config_digest(registry.api("open", cfg), LAB15_REPO, LAB15_TAG)
+        pushed = pushed_config_digest(registry.api("private", cfg), lab.names["repo"], lab.names["tag"])
+        in_open = pushed_config_digest(registry.api("open", cfg), lab.names["repo"], lab.names["tag"])
     except requests.RequestException as exc:
         r.add("pushed to the private registry", False,
               f"the course's registries do not answer ({type(exc).__name__}): run `make registries`")
@@ -212,7 +212,7 @@ def _lab15_check(lab: Lab, r: CheckResult) -> None:
 
 
 def _check_container(lab: Lab, r: CheckResult, container: dict, image: str, image_id: str) -> None:
-    name = container.get("Name") or LAB15_CONTAINER
+    name = container.get("Name") or lab.names["container"]
     state = container.get("State") or {}
     running = bool(state.get("Running"))
     r.add("container running", running,
@@ -226,31 +226,31 @@ def _check_container(lab: Lab, r: CheckResult, container: dict, image: str, imag
           f"the {image} in Podman's store now ({image_id[:12]}): `podman rm -f {name}` and run it again")
     bindings = ((container.get("HostConfig") or {}).get("PortBindings")
                 or (container.get("NetworkSettings") or {}).get("Ports") or {})
-    published = any(b.get("HostIp") == "127.0.0.1" and str(b.get("HostPort")) == str(LAB15_PORT)
+    port, host_port = PORT_PUBLISHED, lab.names["port"]
+    published = any(b.get("HostIp") == "127.0.0.1" and str(b.get("HostPort")) == str(host_port)
                     for b in bindings.get("8080/tcp") or [])
-    port = f"port 127.0.0.1:{LAB15_PORT} published"
     if not published:
         r.add(port, False,
-              f"{name} publishes {_describe_ports(bindings)}, not 127.0.0.1:{LAB15_PORT} -> 8080/tcp; ports "
+              f"{name} publishes {_describe_ports(bindings)}, not 127.0.0.1:{host_port} -> 8080/tcp; ports "
               f"are fixed when a container is created: `podman rm -f {name}`, then `podman run` with "
-              f"`-p 127.0.0.1:{LAB15_PORT}:8080`")
+              f"`-p 127.0.0.1:{host_port}:8080`")
     elif not running:
-        r.add(port, False, f"127.0.0.1:{LAB15_PORT} -> 8080/tcp is set, but {name} is not running")
+        r.add(port, False, f"127.0.0.1:{host_port} -> 8080/tcp is set, but {name} is not running")
     else:
-        lab.say(f"Asking http://127.0.0.1:{LAB15_PORT}/ ...")
-        response = wait_http(f"http://127.0.0.1:{LAB15_PORT}/?text=check", seconds=5)
+        lab.say(f"Asking http://127.0.0.1:{host_port}/ ...")
+        response = wait_http(f"http://127.0.0.1:{host_port}/?text=check", seconds=5)
         answered = response is not None and response.ok and "sun-cipher" in response.text
         r.add(port, answered,
-              f"http://127.0.0.1:{LAB15_PORT}/ answers: {response.text.strip()[:100]}" if answered else
-              f"127.0.0.1:{LAB15_PORT} -> 8080/tcp is set, but nothing answered there within 5 s "
+              f"http://127.0.0.1:{host_port}/ answers: {response.text.strip()[:100]}" if answered else
+              f"127.0.0.1:{host_port} -> 8080/tcp is set, but nothing answered there within 5 s "
               f"(`podman logs {name}` shows what the app printed)" if response is None else
-              f"http://127.0.0.1:{LAB15_PORT}/ answers HTTP {response.status_code}, but not as sun-cipher: "
+              f"http://127.0.0.1:{host_port}/ answers HTTP {response.status_code}, but not as sun-cipher: "
               f"{' '.join(response.text.split())[:80]}")
     _check_logs(lab, r, container)
 
 
 def _check_logs(lab: Lab, r: CheckResult, container: dict) -> None:
-    name, path, check = LAB15_CONTAINER, _logs_file(lab), "logs saved to the file"
+    name, path, check = lab.names["container"], _logs_file(lab), "logs saved to the file"
     shown = _shown(path)
     try:
         saved = log_lines(path.read_text())
@@ -285,18 +285,18 @@ def _check_logs(lab: Lab, r: CheckResult, container: dict) -> None:
 # ---------------------------------------------------------------- the reference solution
 
 def _build_and_run(lab: Lab) -> None:
-    image = _image()
+    image = _image(lab)
     _must(podman("build", "-t", image, str(_app_dir(lab)), timeout=600), f"podman build -t {image}")
-    _must(podman("run", "-d", "--name", LAB15_CONTAINER, "-p", f"127.0.0.1:{LAB15_PORT}:8080", image),
+    _must(podman("run", "-d", "--name", lab.names["container"], "-p", f"127.0.0.1:{lab.names['port']}:8080", image),
           "podman run -d")
     # A learner tries it once with curl, which also waits until the app listens.
-    if wait_http(f"http://127.0.0.1:{LAB15_PORT}/?text=hello", seconds=15) is None:
-        raise CourseError(f"{LAB15_CONTAINER} did not answer on port {LAB15_PORT} within 15 s: "
-                          f"{podman('logs', LAB15_CONTAINER).output.strip()[-200:]}", "run lab.reset().")
+    if wait_http(f"http://127.0.0.1:{lab.names['port']}/?text=hello", seconds=15) is None:
+        raise CourseError(f"{lab.names['container']} did not answer on port {lab.names['port']} within 15 s: "
+                          f"{podman('logs', lab.names['container']).output.strip()[-200:]}", "run lab.reset().")
 
 
 def _save_logs(lab: Lab) -> None:
-    _must(shell.run(f"podman logs {LAB15_CONTAINER} > {shlex.quote(str(_logs_file(lab)))}",
+    _must(shell.run(f"podman logs {lab.names['container']} > {shlex.quote(str(_logs_file(lab)))}",
                     env=shell.course_env(), timeout=30), "podman logs")
 
 
@@ -311,17 +311,18 @@ def _lab15_solve(lab: Lab) -> None:
     _build_and_run(lab)
     _save_logs(lab)
     _login(cfg)
-    _must(podman("push", "--tls-verify=false", _image(cfg), timeout=300), "podman push")
+    _must(podman("push", "--tls-verify=false", _image(lab, cfg), timeout=300), "podman push")
 
 
 def _lab15_teardown(lab: Lab) -> None:
     cfg = settings_module.load()
-    names = [f"{host}/{LAB15_REPO}:{LAB15_TAG}" for host in (cfg.private_registry, cfg.open_registry, "localhost")]
+    ref = f"{lab.names['repo']}:{lab.names['tag']}"
+    names = [f"{host}/{ref}" for host in (cfg.private_registry, cfg.open_registry, "localhost")]
     if shell.which("podman"):
-        podman("rm", "-f", "--ignore", "-t", "3", LAB15_CONTAINER, timeout=60)
+        podman("rm", "-f", "--ignore", "-t", "3", lab.names["container"], timeout=60)
         podman("rmi", "--ignore", *names, timeout=60)       # not -f: no other container goes with it
     # What the Docker attempt made: the same names, in Docker's store.
-    remove_containers(LAB15_CONTAINER)
+    remove_containers(lab.names["container"])
     remove_images(*names)
 
 
@@ -330,11 +331,11 @@ def _lab15_teardown(lab: Lab) -> None:
 def _lab15_with_docker(lab: Lab) -> None:
     """Every step with Docker, the habit: the image lands in Docker's store, not Podman's."""
     cfg = settings_module.load()
-    image = _image(cfg)
+    image = _image(lab, cfg)
     docker("build", "-q", "-t", image, str(_app_dir(lab)), timeout=600)
-    docker("run", "-d", "--name", LAB15_CONTAINER, "-p", f"127.0.0.1:{LAB15_PORT}:8080", image)
-    wait_http(f"http://127.0.0.1:{LAB15_PORT}/", seconds=15)
-    shell.run(f"docker logs {LAB15_CONTAINER} > {shlex.quote(str(_logs_file(lab)))}", env=shell.course_env())
+    docker("run", "-d", "--name", lab.names["container"], "-p", f"127.0.0.1:{lab.names['port']}:8080", image)
+    wait_http(f"http://127.0.0.1:{lab.names['port']}/", seconds=15)
+    shell.run(f"docker logs {lab.names['container']} > {shlex.quote(str(_logs_file(lab)))}", env=shell.course_env())
     registry.login(cfg)
     docker("push", image, timeout=300)
 
@@ -343,24 +344,24 @@ def _lab15_push_open(lab: Lab) -> None:
     cfg = settings_module.load()
     _build_and_run(lab)
     _save_logs(lab)
-    target = f"{cfg.open_registry}/{LAB15_REPO}:{LAB15_TAG}"
-    podman("tag", _image(cfg), target)
+    target = f"{cfg.open_registry}/{lab.names['repo']}:{lab.names['tag']}"
+    podman("tag", _image(lab, cfg), target)
     _must(podman("push", "--tls-verify=false", target, timeout=300), "podman push (open registry)")
 
 
 def _lab15_logs_of_first_run(lab: Lab) -> None:
     """Logs saved from a first container run without -p; then removed and run again, right."""
     cfg = settings_module.load()
-    image = _image(cfg)
+    image = _image(lab, cfg)
     _must(podman("build", "-t", image, str(_app_dir(lab)), timeout=600), f"podman build -t {image}")
-    _must(podman("run", "-d", "--name", LAB15_CONTAINER, image), "podman run -d")
+    _must(podman("run", "-d", "--name", lab.names["container"], image), "podman run -d")
     deadline = time.monotonic() + 15
-    while not any(map(STARTUP.match, log_lines(podman("logs", LAB15_CONTAINER).output))):
+    while not any(map(STARTUP.match, log_lines(podman("logs", lab.names["container"]).output))):
         if time.monotonic() > deadline:
-            raise CourseError(f"{LAB15_CONTAINER} printed no startup line within 15 s.", "run lab.reset().")
+            raise CourseError(f"{lab.names['container']} printed no startup line within 15 s.", "run lab.reset().")
         time.sleep(0.2)
     _save_logs(lab)
-    podman("rm", "-f", "-t", "3", LAB15_CONTAINER)
+    podman("rm", "-f", "-t", "3", lab.names["container"])
     _build_and_run(lab)
     _login(cfg)
     _must(podman("push", "--tls-verify=false", image, timeout=300), "podman push")
@@ -368,14 +369,14 @@ def _lab15_logs_of_first_run(lab: Lab) -> None:
 
 def _lab15_stopped(lab: Lab) -> None:
     _lab15_solve(lab)
-    podman("stop", LAB15_CONTAINER, timeout=60)
+    podman("stop", lab.names["container"], timeout=60)
 
 
 register(Lab(
     id="lab15-podman-build-run-push",
     title="Build, run and push with Podman",
     level="docker",
-    checks=["built with Podman", "container running", "runs that image", f"port 127.0.0.1:{LAB15_PORT} published",
+    checks=["built with Podman", "container running", "runs that image", PORT_PUBLISHED,
             "logs saved to the file", "pushed to the private registry"],
     first_failure="built with Podman",
     hints=[
@@ -403,4 +404,5 @@ register(Lab(
     ],
     check_note="Checking: this reads Podman's images and containers, asks the container and the "
                "private registry (a few seconds) ...",
+    names=LAB15_NAMES,
 ))

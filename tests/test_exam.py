@@ -1,31 +1,34 @@
-"""ckalab.exam: seeded names, scoring as sub-check tallies, time per task, skills, saving the attempt,
-and (with Docker) every Docker-level task: its starting state scores zero, its reference solution
-scores full marks, a half-done answer scores in between."""
+"""ckalab.exam: seeded names, scoring as sub-check tallies, time per task, skills, saving the attempt;
+that every task's check is its lab's own; and (with Docker) every Docker-level task as the lab's
+full cycle under the exam's names. The cluster-level tasks' cycles are in test_cluster_labs."""
 
 from __future__ import annotations
 
+import ast
 import json
-import time
+import random
 from pathlib import Path
 
 import pytest
 
 from ckalab import exam as E
-from ckalab import progress
+from ckalab import exam_tasks as T
+from ckalab import labs, progress
 from ckalab.checks import CheckResult
+from test_docker_labs import non_vacuity_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def names_of(seed):
-    return [(t.key, t.names) for t in E.draw(seed)]
+    return [(t.key, t.names) for t in T.draw(seed)]
 
 
 # ---------------------------------------------------------------- randomisation
 
 def test_same_seed_same_exam():
     assert names_of(123) == names_of(123)
-    assert [t.statement() for t in E.draw(7)] == [t.statement() for t in E.draw(7)]
+    assert [t.statement() for t in T.draw(7)] == [t.statement() for t in T.draw(7)]
 
 
 def test_different_seeds_differ():
@@ -33,69 +36,70 @@ def test_different_seeds_differ():
     assert len(drawn) == 20
     # Not only the order: the names themselves change (namespace, Deployment, repository, tag).
     for key in ("ns", "deploy", "repo", "tag"):
-        values = {t.names.get(key) for seed in range(20) for t in E.draw(seed)} - {None}
+        values = {t.names.get(key) for seed in range(20) for t in T.draw(seed)} - {None}
         assert len(values) > 5, key
 
 
 def test_draw_mixes_levels_and_never_repeats_a_name():
     for seed in range(50):
-        tasks = E.draw(seed)
+        tasks = T.draw(seed)
         assert [t.number for t in tasks] == list(range(1, len(tasks) + 1))
-        assert sum(t.level == "docker" for t in tasks) == E.DOCKER_TASKS
-        assert {t.key for t in tasks if t.level == "cluster"} == {"rollout", "pull-secret", "image-pull-error"}
-        repos = [t.names["app"] for t in tasks]
-        assert len(set(repos)) == len(repos)
+        assert sum(t.level == "docker" for t in tasks) == T.DOCKER_TASKS
+        cluster = {t.key for t in tasks if t.level == "cluster"}
+        assert len(cluster) == T.CLUSTER_TASKS and cluster <= {"rollout", "pull-secret", "image-pull-error", "image-archive"}
+        repos = [T.split_image(T.images_of(t)[-1])[1] for t in tasks]
+        assert len(set(repos)) == len(repos), repos
         namespaces = [t.names["ns"] for t in tasks if "ns" in t.names]
         assert len(set(namespaces)) == len(namespaces)
 
 
 def test_names_are_valid_kubernetes_and_docker_names():
     for seed in range(200):
-        for task in E.draw(seed):
-            names = E.names_in(task)
+        for task in T.draw(seed):
+            names = T.names_in(task)
             for dns in names["dns"]:
-                assert E.DNS_LABEL.match(dns) and len(dns) <= 63, (seed, dns)
+                assert T.DNS_LABEL.match(dns) and len(dns) <= 63, (seed, dns)
             for container in names["container"]:
-                assert E.CONTAINER_NAME.match(container) and container.startswith("exam-"), (seed, container)
+                assert T.CONTAINER_NAME.match(container) and container.startswith("exam-"), (seed, container)
             for ref in names["image"]:
-                host, repo, tag = E.split_image(ref)
-                assert all(E.REPO_COMPONENT.match(c) for c in repo.split("/")), (seed, ref)
-                assert E.TAG.match(tag), (seed, ref)
+                host, repo, tag = T.split_image(ref)
+                assert all(T.REPO_COMPONENT.match(c) for c in repo.split("/")), (seed, ref)
+                assert T.TAG.match(tag), (seed, ref)
                 assert repo.startswith("exam-"), (seed, ref)
                 assert host in (None, "localhost:5001", "localhost:5002", "private-registry:5000"), (seed, ref)
+                assert host is None or task.key != "image-archive", (seed, ref)   # that image is in no registry
 
 
 def test_name_rules_reject_bad_names():
-    assert not E.DNS_LABEL.match("Payments-Prod")
-    assert not E.DNS_LABEL.match("payments-")
-    assert not E.REPO_COMPONENT.match("Exam-Team")
-    assert not E.TAG.match(".1.0")
-    assert E.split_image("localhost:5001/exam-a/b:1.2.3") == ("localhost:5001", "exam-a/b", "1.2.3")
-    assert E.split_image("exam-b:ci-x") == (None, "exam-b", "ci-x")
+    assert not T.DNS_LABEL.match("Payments-Prod")
+    assert not T.DNS_LABEL.match("payments-")
+    assert not T.REPO_COMPONENT.match("Exam-Team")
+    assert not T.TAG.match(".1.0")
+    assert T.split_image("localhost:5001/exam-a/b:1.2.3") == ("localhost:5001", "exam-a/b", "1.2.3")
+    assert T.split_image("exam-b:ci-x") == (None, "exam-b", "ci-x")
 
 
 def test_troubleshooting_tag_is_a_real_slip():
     for seed in range(100):
-        for task in E.draw(seed):
+        for task in T.draw(seed):
             if task.key == "image-pull-error":
-                good, bad = task.names["good"], task.names["bad"]
-                assert good != bad and good.rsplit(":", 1)[0] == bad.rsplit(":", 1)[0]
+                good, bad = task.names["tag"], task.names["bad_tag"]
+                assert good != bad and (good in bad or bad in good)
             if task.key == "rollout":
-                old = tuple(map(int, task.names["old"].rsplit(":", 1)[1].split(".")))
-                new = tuple(map(int, task.names["new"].rsplit(":", 1)[1].split(".")))
+                old = tuple(map(int, task.names["tag"].split(".")))
+                new = tuple(map(int, task.names["new_tag"].split(".")))
                 assert old < new
 
 
 def test_solve_mode_is_fixed_and_short():
     exam = E.new(solve=True, minutes=20)
     assert exam.seed == E.SOLVE_SEED and exam.minutes == E.SOLVE_MINUTES and exam.mode == "solve"
-    assert {t.key for t in exam.tasks if t.level == "docker"} == {"dockerfile", "crashing-container",
-                                                                  "publish-private"}
+    assert {t.key for t in exam.tasks if t.level == "docker"} == {"dockerfile", "podman", "publish-private"}
     assert E.new(seed=99).seed == 99
 
 
 def test_statements_hold_no_hints_or_solutions():
-    for task in E.draw(E.SOLVE_SEED):
+    for task in T.draw(E.SOLVE_SEED):
         text = task.markdown().lower()
         assert "hint" not in text
         assert "kubectl set image" not in text and "docker push" not in text and "docker login" not in text
@@ -103,29 +107,33 @@ def test_statements_hold_no_hints_or_solutions():
 
 # ---------------------------------------------------------------- scoring
 
-def fake_template(key="fake", skill="rollouts", checks=("a", "b", "c"), check_fn=None, level="docker"):
-    noop = lambda task: None  # noqa: E731
-    return E.Template(key, skill, level, "test", f"Fake {key}", list(checks), lambda rng, pick: {},
-                      lambda n: "do it", noop, check_fn or (lambda task, r: None), noop, noop)
+def fake_task(key="fake", skill="rollouts", checks=("a", "b", "c"), check_fn=None, level="docker",
+              names=None) -> T.Task:
+    noop = lambda lab: None  # noqa: E731
+    lab = labs.Lab(id="lab99-fake", title=f"Fake {key}", level=level, checks=list(checks), first_failure=checks[0],
+                   hints=["1", "2", "3"], setup_fn=noop, check_fn=check_fn or (lambda lab, r: None),
+                   solve_fn=noop, teardown_fn=noop)
+    template = T.Template(key, skill, lab.id, f"Fake {key}", lambda rng, pick: {}, lambda task: "do it")
+    return T.Task(1, template, names or {}, _lab=lab)
 
 
 def test_check_reports_exactly_the_declared_subchecks_in_order():
     def partial(task, r):
         r.add("b", True, "fine")
         r.add("a", False, "no")
-    result = E.Task(1, fake_template(check_fn=partial), {}).check()
+    result = fake_task(check_fn=partial).check()
     assert [(s.name, s.passed) for s in result.subchecks] == [("a", False), ("b", True), ("c", False)]
-    assert result.get("c").reason == E.NOT_CHECKED
+    assert result.get("c").reason == T.NOT_CHECKED
 
 
 def test_check_survives_a_checker_bug_and_a_missing_level():
     def broken(task, r):
         r.add("a", True, "fine")
         raise RuntimeError("boom")
-    result = E.Task(1, fake_template(check_fn=broken), {}).check()
+    result = fake_task(check_fn=broken).check()
     assert [s.passed for s in result.subchecks] == [True, False, False]
     assert "boom" in result.get("b").reason
-    skipped = E.Task(1, fake_template(check_fn=broken), {}).check("needs a kind cluster")
+    skipped = fake_task(check_fn=broken).check("needs a kind cluster")
     assert [s.passed for s in skipped.subchecks] == [False] * 3
     assert all(s.reason.startswith("skipped:") for s in skipped.subchecks)
 
@@ -134,7 +142,7 @@ def test_check_rejects_undeclared_subchecks():
     def extra(task, r):
         r.add("zzz", True, "?")
     with pytest.raises(ValueError, match="zzz"):
-        E.Task(1, fake_template(check_fn=extra), {}).check()
+        fake_task(check_fn=extra).check()
 
 
 def result_of(passes: list[bool], name="t") -> CheckResult:
@@ -205,8 +213,9 @@ def test_finish_saves_the_attempt(tmp_path, monkeypatch):
         r.add("a", True, "ok")
         r.add("b", False, "no")
     exam = E.Exam(11, 20)
-    exam.tasks = [E.Task(1, fake_template("one", "Dockerfile", check_fn=half), {"x": 1}),
-                  E.Task(2, fake_template("two", "rollouts", ("p", "q"), level="cluster"), {})]
+    two = fake_task("two", "rollouts", ("p", "q"), level="cluster")
+    two.number = 2
+    exam.tasks = [fake_task("one", "Dockerfile", check_fn=half, names={"x": 1}), two]
     exam.start(thread=False)
     exam.task(1)
     result = exam.finish()
@@ -222,68 +231,94 @@ def test_finish_saves_the_attempt(tmp_path, monkeypatch):
     assert progress.load()["exams"][0]["percent"] == 20.0
 
 
+# ---------------------------------------------------------------- the checks are the labs'
+
+def test_every_exam_check_is_its_labs_check():
+    """The exam has no check logic of its own: a task runs its lab's check_fn, under the task's names,
+    and the only sub-checks exam.py adds itself are the ones a failed or skipped check did not reach."""
+    for seed in range(30):
+        for task in T.draw(seed):
+            lab = labs.get(task.template.lab)
+            assert task.lab.check_fn is lab.check_fn and task.checks == lab.checks
+            assert task.lab.names == {**lab.names, **task.names} and task.lab.work_dir == task.work_dir
+    tree = ast.Module(body=[*ast.parse(Path(E.__file__).read_text()).body,
+                            *ast.parse(Path(T.__file__).read_text()).body], type_ignores=[])
+    adders = {fn.name for fn in ast.walk(tree) if isinstance(fn, ast.FunctionDef)
+              for call in ast.walk(fn) if isinstance(call, ast.Call)
+              and isinstance(call.func, ast.Attribute) and call.func.attr == "add"
+              and ast.unparse(call.func.value) != "self.used"}      # the Picker's set of drawn names
+    assert adders == {"_ordered"}, adders
+    assert not any(isinstance(node, ast.Attribute) and node.attr == "subchecks" and isinstance(node.ctx, ast.Store)
+                   for node in ast.walk(tree))
+
+
 # ---------------------------------------------------------------- Docker-level tasks for real
 
-DOCKER_KEYS = [t.key for t in E.TEMPLATES if t.level == "docker"]
+DOCKER_KEYS = [t.key for t in T.TEMPLATES if T._level(t) == "docker"]
 
 
-def task_for(key: str, seed: int = 4711) -> E.Task:
-    rng = E.random.Random(seed)
-    template = next(t for t in E.TEMPLATES if t.key == key)
-    return E.Task(1, template, template.names(rng, E.Picker(rng)))
+def task_for(key: str, seed: int = 4711) -> T.Task:
+    rng = random.Random(seed)
+    template = next(t for t in T.TEMPLATES if t.key == key)
+    return T.Task(1, template, template.names(rng, T.Picker(rng)))
+
+
+@pytest.fixture
+def exam_docker_env(registries, tmp_path, monkeypatch):
+    """Real Docker and registries; $HOME (lab04 reads ~/.docker) and progress in a temp dir."""
+    from ckalab import cells, shell
+    if not shell.which("podman") and cells.required_level() in ("docker", "cluster"):
+        pytest.fail("CKALAB_REQUIRE needs Docker, and the exam's Podman task needs Podman too, which is not installed")
+    monkeypatch.setenv("CKALAB_PROGRESS", str(tmp_path / "progress.json"))
+    (tmp_path / "home").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return registries
 
 
 @pytest.mark.parametrize("key", DOCKER_KEYS)
-def test_docker_task_scores_zero_then_full(key, registries):
+def test_docker_task_is_its_labs_full_cycle_under_the_exams_names(key, exam_docker_env):
+    """setup -> fails on the lab's first_failure -> every wrong attempt fails -> solve -> full marks,
+    all through the exam's Task, in the task's own folder, with none of the lab's own names."""
+    from ckalab import shell
     task = task_for(key)
-    try:
-        task.template.teardown_fn(task)
-        task.template.setup_fn(task)
-        start = task.check()
-        assert [s.passed for s in start.subchecks] == [False] * len(task.checks), start
-        task.template.solve_fn(task)
-        solved = task.check()
-        assert solved.passed and len(solved.subchecks) == len(task.checks), solved
-    finally:
-        task.template.teardown_fn(task)
+    if key == "podman" and not shell.which("podman"):
+        pytest.skip("needs Podman")
+    lab = task.lab
+    scored = []
 
-
-def test_dockerfile_task_half_done_scores_in_between(registries):
-    task = task_for("dockerfile")
-    try:
-        task.template.teardown_fn(task)
-        task.template.setup_fn(task)
-        # Built as asked, but nothing fixed: shell form, ADD, root.
-        assert E._build(task.work_dir, E._dockerfile_image(task.names)).ok
+    def check(lab):
         result = task.check()
-        assert {s.name: s.passed for s in result.subchecks} == {
-            "image built": True, "COPY for local files": False, "non-root user": False, "exec form": False,
-            "answers HTTP": True, "stops on SIGTERM": False}, result
-    finally:
-        task.template.teardown_fn(task)
-
-
-def test_publish_task_does_not_count_an_earlier_attempts_push(registries):
-    task = task_for("publish-open", seed=8080)
+        scored.append(sum(s.passed for s in result.subchecks))
+        assert [s.name for s in result.subchecks] == task.checks
+        assert not any(str(v) in s.reason for s in result.subchecks for k, v in lab.defaults.items()
+                       if isinstance(v, str) and "/" in v), result
+        return result
     try:
-        task.template.setup_fn(task)
-        task.template.solve_fn(task)
+        non_vacuity_cycle(lab, check)
+        assert scored[-1] == len(task.checks) and scored[0] < len(task.checks)
+        assert task.work_dir.is_dir() and lab.work_dir == task.work_dir != labs.get(lab.id).work_dir
+    finally:
+        task.teardown()
+    assert not task.work_dir.exists()
+
+
+def test_publish_task_does_not_count_an_earlier_attempts_push(exam_docker_env):
+    task = task_for("publish-private", seed=8080)
+    try:
+        task.setup()
+        task.solve()
         assert task.check().passed
-        # A new attempt with the same seed: the tag is still in the registry, but it is another image.
-        task.template.teardown_fn(task)
-        task.template.setup_fn(task)
-        assert task.check().get("tagged").passed is False
-        E._docker("tag", task.names["local"], E._publish_target(task.names))
-        result = task.check()
-        assert [s.passed for s in result.subchecks] == [True, True, False], result
+        # A new attempt with the same seed: the tag is still in the registry, but it is another build.
+        task.setup()
+        assert task.check().get("pushed to the private registry").passed is False
     finally:
-        task.template.teardown_fn(task)
+        task.teardown()
 
 
 def test_every_task_varies_a_registered_lab():
     from ckalab import labs
     ids = {lab.id for lab in labs.all_labs()}
-    for template in E.TEMPLATES:
+    for template in T.TEMPLATES:
         assert template.lab in ids, template.key
         assert (ROOT / "labs" / f"{template.lab[3:]}.ipynb").exists(), template.lab
 

@@ -265,3 +265,12 @@ def test_check_results_show_status_words_not_emoji():
     page = result._repr_html_()
     assert ">PASS</span>" in page and ">FAIL</span>" in page and "<code>1.01</code>" in page
     assert not any(ord(ch) > 0x2000 for ch in page)
+
+
+def test_a_variant_takes_only_names_its_lab_has():
+    lab = labs.get("lab09-wrong-tag")
+    with pytest.raises(ValueError, match="namespace"):
+        lab.variant({"namespace": "x"}, work_dir=Path("/tmp/x"))
+    variant = lab.variant({"ns": "team-qa"}, work_dir=Path("/tmp/x"))
+    assert variant.names["ns"] == "team-qa" and variant.defaults["ns"] == "lab09-inventory"
+    assert lab.names["ns"] == "lab09-inventory" and labs.get(lab.id) is lab

@@ -139,7 +139,7 @@ def _podman_has(reference: str) -> bool:
 @pytest.mark.docker
 def test_check_fails_for_setup_and_wrong_attempts_and_passes_the_solution(podman_lab_env):
     lab = labs.get(LAB_ID)
-    image = podman_labs._image()
+    image = podman_labs._image(lab)
     # Something that is not the lab's, on the same base image: teardown must leave it.
     assert podman_labs.podman("tag", "docker.io/library/python:3.13-slim", BYSTANDER).ok
 
@@ -156,7 +156,7 @@ def test_check_fails_for_setup_and_wrong_attempts_and_passes_the_solution(podman
     finally:
         lab.teardown()
     assert not lab.work_dir.exists()
-    assert podman_labs.podman_container(podman_labs.LAB15_CONTAINER) is None
+    assert podman_labs.podman_container(lab.names["container"]) is None
     assert not _podman_has(image)
     assert _podman_has(BYSTANDER) and _podman_has("docker.io/library/python:3.13-slim")
     podman_labs.podman("rmi", BYSTANDER)
