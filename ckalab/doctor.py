@@ -296,7 +296,7 @@ def check_image_store(info: dict | None, cfg: Settings) -> Check:
 
 
 def check_base_images(client, cfg: Settings) -> Check:
-    wanted = ["python:3.13-slim", "debian:trixie-slim", cfg.registry_image]
+    wanted = ["python:3.13-slim", "python:3.13", "debian:trixie-slim", cfg.registry_image]
     missing = []
     for image in wanted:
         try:

@@ -169,10 +169,12 @@ class Comparison:
 
 
 # The images notebook 04 compares, and `make bench` reports: the brief's Dockerfile (whose
-# project has no .dockerignore), the course's improved one, and the FROM scratch image.
+# project has no .dockerignore), the improved one on the full python:3.13 base, the improved one
+# (python:3.13-slim), and the FROM scratch image.
 SIZE_SOURCE = "workloads/size"
 SIZE_VARIANTS = [
     Variant("brief", "Dockerfile.brief", "nb04-brief:1", dockerignore=False),
+    Variant("full", "Dockerfile.full", "nb04-full:1"),
     Variant("improved", "Dockerfile.improved", "nb04-improved:1"),
     Variant("scratch", "Dockerfile.scratch", "nb04-scratch:1", edit_file="server.c"),
 ]

@@ -37,7 +37,9 @@ ALLOWED_SOURCES = ("https://kubernetes.io/", "https://docs.docker.com/", "https:
                    "https://github.com/opencontainers/", "https://github.com/kubernetes/kubernetes/",
                    "https://github.com/containerd/containerd/",
                    # Podman, Buildah and skopeo: their project's own manuals.
-                   "https://docs.podman.io/", "https://github.com/containers/")
+                   "https://docs.podman.io/", "https://github.com/containers/",
+                   # Docker Official Images: the Dockerfiles and docs the images are built from.
+                   "https://github.com/docker-library/")
 
 
 # ---------------------------------------------------------------- banks

@@ -5,6 +5,7 @@
 #
 #   debian:trixie-slim  <- debootstrap (minbase) of Debian 13
 #   python:3.13-slim    <- Debian 13's python3 (3.13) on top of it
+#   python:3.13         <- that plus the packages of buildpack-deps:trixie (the full variant)
 #   registry:3          <- Debian's docker-registry package (distribution 2.8.x)
 #
 # The host's CA bundle is added to the stand-ins so builds can reach PyPI through
@@ -68,9 +69,15 @@ else
   docker build -q --label "$label=$inputs" -t python:3.13-slim "$here/base-images/python"
 fi
 
+if have python:3.13; then
+  echo "python:3.13: up to date (inputs $inputs)"
+else
+  docker build -q --label "$label=$inputs" -t python:3.13 "$here/base-images/python-full"
+fi
+
 if have registry:3; then
   echo "registry:3: up to date (inputs $inputs)"
 else
   docker build -q --label "$label=$inputs" -t registry:3 "$here/base-images/registry"
 fi
-docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^(debian:trixie-slim|python:3.13-slim|registry:3) '
+docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^(debian:trixie-slim|python:3.13-slim|python:3.13|registry:3) '

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LABS = sorted((ROOT / "labs").glob("*.ipynb"))
 ALL_NOTEBOOKS = NOTEBOOKS + LABS
-BASE_IMAGES = {"python:3.13-slim", "debian:trixie-slim", "scratch", "registry:3"}
+BASE_IMAGES = {"python:3.13-slim", "python:3.13", "debian:trixie-slim", "scratch", "registry:3"}
 
 
 def read(path: Path):
