@@ -50,10 +50,22 @@ class TaskResult:
     solved: bool
     skipped: bool
     lab: str = ""
+    # The sub-checks that already passed right after setup (a lab's guards, such as "deployment
+    # exists"); None when the setup did not run here.
+    baseline: frozenset | None = None
+
+    @property
+    def passed(self) -> set[str]:
+        return {s.name for s in self.result.subchecks if s.passed}
+
+    @property
+    def untouched(self) -> bool:
+        """Nothing that failed at the start passes now: the guards alone earn no points."""
+        return self.baseline is not None and not (self.passed - self.baseline)
 
     @property
     def score(self) -> int:
-        return sum(1 for s in self.result.subchecks if s.passed)
+        return 0 if self.untouched else len(self.passed)
 
     @property
     def practise(self) -> str:
@@ -68,6 +80,7 @@ class TaskResult:
         return {"number": self.number, "key": self.key, "title": self.title, "skill": self.skill,
                 "level": self.level, "score": self.score, "total": self.total,
                 "seconds": round(self.seconds, 1), "solved": self.solved, "skipped": self.skipped,
+                "untouched": self.untouched,
                 "subchecks": [{"name": s.name, "passed": s.passed, "reason": s.reason}
                               for s in self.result.subchecks]}
 
@@ -119,7 +132,7 @@ class ExamResult:
         lines = [f"Mock exam (seed {self.seed}): {self.score}/{self.total} points ({self.percent}%) in "
                  f"{_clock(self.elapsed)} of {_clock(self.minutes * 60)}" + (" - over time" if self.overtime else "")]
         for t in self.tasks:
-            note = " (skipped)" if t.skipped else ""
+            note = f" ({_note(t)})" if _note(t) else ""
             if t.score < t.total and t.practise:
                 note += f" - practise: {t.practise}"
             lines.append(f"  Task {t.number} [{t.skill}] {t.title}: {t.score}/{t.total} in {_clock(t.seconds)}{note}")
@@ -130,7 +143,7 @@ class ExamResult:
         rows = "".join(
             f"<tr><td>{t.number}</td><td>{html.escape(t.title)}</td><td>{html.escape(t.skill)}</td>"
             f"<td>{t.score} / {t.total}</td><td>{_clock(t.seconds)}</td>"
-            f"<td>{'skipped' if t.skipped else ''}</td></tr>" for t in self.tasks)
+            f"<td>{_note(t)}</td></tr>" for t in self.tasks)
         skills = "".join(f"<tr><td>{html.escape(k)}</td><td>{v['score']} / {v['total']}</td>"
                          f"<td>{_bar(v['score'], v['total'])}</td></tr>" for k, v in self.skills().items())
         details = "".join(f"<details><summary>Task {t.number}: sub-checks</summary>{t.result._repr_html_()}</details>"
@@ -143,6 +156,12 @@ class ExamResult:
         return (f"<h3>Score: {self.score} / {self.total} ({self.percent}%)</h3>"
                 f"<p>Seed {self.seed}; time used {_clock(self.elapsed)} of {_clock(self.minutes * 60)}{over}.</p>"
                 f"{tables}{details}")
+
+
+def _note(t: TaskResult) -> str:
+    if t.skipped:
+        return "skipped"
+    return "unchanged from the start: no points" if t.untouched and t.passed else ""
 
 
 def _bar(score: int, total: int) -> str:
@@ -248,6 +267,7 @@ class Exam:
         for task in sorted(self.tasks, key=lambda t: t.level != "cluster"):
             if requires(task.level, f"setting up exam task {task.number} ({task.title})"):
                 task.setup()
+                task.baseline = frozenset(s.name for s in task.check().subchecks if s.passed)
         print(f"The exam is ready: {len(self.tasks)} tasks, {sum(len(t.checks) for t in self.tasks)} points, "
               f"{_clock(self.minutes * 60)} minutes.")
 
@@ -284,7 +304,7 @@ class Exam:
                     "needs Docker (`make doctor`)"
             results.append(TaskResult(task.number, task.key, task.title, task.skill, task.level,
                                       task.check(short), task.seconds, task.solved, bool(problem),
-                                      task.template.lab))
+                                      task.template.lab, task.baseline))
         self.result = ExamResult(self.seed, self.minutes, self.elapsed(), self.mode, results)
         if record:
             saved = self.result.record()

@@ -68,6 +68,7 @@ class Task:
     names: dict
     seconds: float = 0.0
     solved: bool = False
+    baseline: frozenset | None = None      # sub-checks that passed right after setup (ckalab.exam)
     _lab: labs.Lab | None = field(default=None, repr=False)
 
     @property

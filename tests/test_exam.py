@@ -171,6 +171,19 @@ def test_score_is_the_tally_of_subchecks_and_skills_add_up():
     assert "9 / 15" in res._repr_html_()
 
 
+def test_an_untouched_task_scores_nothing_for_the_checks_that_passed_at_the_start():
+    def task(passes, baseline):
+        return E.TaskResult(1, "rollout", "R", "rollouts", "cluster", result_of(passes), 5, False, False,
+                            baseline=None if baseline is None else frozenset(baseline))
+    guards_only = task([True, False, True], {"c0", "c2"})           # as set up: the guards pass
+    assert guards_only.untouched and guards_only.score == 0 and guards_only.total == 3
+    assert "unchanged from the start" in str(E.ExamResult(1, 20, 60, "exam", [guards_only]))
+    progressed = task([True, True, False], {"c0", "c2"})            # the work done, one guard broken
+    assert not progressed.untouched and progressed.score == 2
+    assert task([True, False, True], None).score == 2                # no setup here: a plain tally
+    assert task([False] * 3, set()).score == 0 and task([False] * 3, set()).record()["untouched"] is True
+
+
 def test_time_is_booked_to_the_task_being_worked_on(monkeypatch):
     clock = [1000.0]
     monkeypatch.setattr(E.time, "monotonic", lambda: clock[0])
