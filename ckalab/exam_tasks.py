@@ -8,7 +8,7 @@
 A task's setup, Check, reference solution and teardown ARE its lab's; this module holds no check
 of its own, only the names, the statements and the order of sub-checks (always exactly the lab's
 `checks`, so a score is a plain tally). Names the exam creates: containers and local images
-`exam-*`, repositories `exam-<team>/<app>`, host ports 1810x, namespaces `<team>-<environment>`.
+`exam-*`, repositories `exam-<team>/<app>`, host ports 1810x, namespaces `exam-<team>-<environment>`.
 """
 
 from __future__ import annotations
@@ -173,7 +173,8 @@ class Picker:
         return team, app
 
     def namespace(self, team: str) -> str:
-        choices = [f"{team}-{e}" for e in ENVIRONMENTS if f"{team}-{e}" not in self.used]
+        # exam-: a task's teardown deletes its namespace, and must never meet one of the learner's.
+        choices = [f"exam-{team}-{e}" for e in ENVIRONMENTS if f"exam-{team}-{e}" not in self.used]
         ns = self.rng.choice(choices)
         self.used.add(ns)
         return ns

@@ -59,6 +59,7 @@ def test_names_are_valid_kubernetes_and_docker_names():
             names = T.names_in(task)
             for dns in names["dns"]:
                 assert T.DNS_LABEL.match(dns) and len(dns) <= 63, (seed, dns)
+            assert all(task.names[k].startswith("exam-") for k in ("ns",) if k in task.names), task.names
             for container in names["container"]:
                 assert T.CONTAINER_NAME.match(container) and container.startswith("exam-"), (seed, container)
             for ref in names["image"]:
