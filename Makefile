@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*.ipynb))
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*/*.ipynb))
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test unit doctor registries registries-delete registries-reset \

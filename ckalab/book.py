@@ -50,14 +50,14 @@ def write_provenance(executed: Path, root: Path, level: str) -> Path:
     return path
 
 
-def _banner(info: dict) -> str:
+def _banner(info: dict, up: str) -> str:
     commit = info["commit"][:12] + (" (with uncommitted changes)" if info.get("changed_files") else "")
     return ("<div style='margin:0 0 1em 0;padding:0.6em 1em;background:#f6f8fa;border:1px solid #d0d7de;"
             "font:0.9em/1.5 sans-serif'>"
             f"Outputs from a real run: commit <code>{html.escape(commit)}</code>, {html.escape(info['date'])}, "
             f"on {html.escape(info['machine'])} (Docker {html.escape(info['docker'])}, Kubernetes "
             f"{html.escape(info['kubernetes'])}, level <b>{html.escape(info['level'])}</b>). "
-            "Solutions are left out. <a href='../index.html'>All pages</a></div>")
+            f"Solutions are left out. <a href='{up}index.html'>All pages</a></div>")
 
 
 def _to_html(nb) -> str:
@@ -78,23 +78,25 @@ def render(executed: Path, out: Path, root: Path) -> list[Path]:
         shutil.rmtree(out)
     pages, entries = [], []
     for source in builds.sources(root):
-        run = executed / source.parent.name / source.name
+        place = source.relative_to(root)
+        run = executed / place
         if not run.exists():
             continue
         nb = builds.without_solutions(nbformat.read(run, as_version=4))
-        page = out / source.parent.name / f"{source.stem}.html"
+        page = (out / place).with_suffix(".html")
         page.parent.mkdir(parents=True, exist_ok=True)
         text = _to_html(nb)
-        text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _banner(info), text, count=1)
+        up = "../" * (len(place.parts) - 1)      # a lab page is one folder deeper than a lesson's
+        text = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + _banner(info, up), text, count=1)
         page.write_text(text)
         pages.append(page)
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells
                       if c.cell_type == "markdown" and c.source.startswith("# ")), source.stem)
-        entries.append(f"<li><a href='{source.parent.name}/{source.stem}.html'>{html.escape(title)}</a></li>")
+        entries.append(f"<li><a href='{place.with_suffix('.html').as_posix()}'>{html.escape(title)}</a></li>")
     (out / "index.html").write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Container Images for Kubernetes</title></head>"
         "<body style='font:1em/1.5 sans-serif;max-width:50em;margin:2em auto'>"
-        "<h1>Container Images for Kubernetes</h1>" + _banner(info).replace("../index.html", "index.html")
+        "<h1>Container Images for Kubernetes</h1>" + _banner(info, "")
         + "<ul>" + "".join(entries) + "</ul></body></html>\n")
     return pages
 

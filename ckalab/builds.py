@@ -1,6 +1,6 @@
 """Student and instructor builds of the notebooks, into the ignored folder build/.
 
-    python -m ckalab.builds student      # build/student/{notebooks,labs}: solutions removed, outputs cleared
+    python -m ckalab.builds student      # build/student/{notebooks,labs/NN-name}: solutions removed, outputs cleared
     python -m ckalab.builds instructor   # build/instructor/...: solutions kept, RISE slide metadata on every cell
 
 (`make student` / `make instructor` run these.) A solution cell is one tagged `solution` (the
@@ -24,7 +24,8 @@ import nbformat
 from . import settings as settings_module
 
 SOLUTION_TAGS = ("solution", "solution-run")
-SOURCE_DIRS = ("notebooks", "labs")
+# Lessons are notebooks/NN-name.ipynb; a lab is the notebook in its folder, labs/NN-name/NN-name.ipynb.
+SOURCE_GLOBS = ("notebooks/*.ipynb", "labs/*/*.ipynb")
 KINDS = ("student", "instructor")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 LONG_MARKDOWN = 500   # characters: a longer paragraph gets a subslide of its own
@@ -41,7 +42,7 @@ def is_solution(cell) -> bool:
 def sources(root: Path | None = None) -> list[Path]:
     """The course's notebooks and labs, in course order."""
     root = root or settings_module.load().root
-    return [p for d in SOURCE_DIRS for p in sorted((root / d).glob("*.ipynb"))]
+    return [p for pattern in SOURCE_GLOBS for p in sorted(root.glob(pattern))]
 
 
 def _clear(cell) -> None:
@@ -129,7 +130,7 @@ def build(kind: str, root: Path | None = None, out: Path | None = None) -> list[
     for path in sources(root):
         nb = transform(nbformat.read(path, as_version=4))
         nbformat.validate(nb)
-        target = out / path.parent.name / path.name
+        target = out / path.relative_to(root)
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
         written.append(target)

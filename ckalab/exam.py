@@ -69,8 +69,9 @@ class TaskResult:
 
     @property
     def practise(self) -> str:
-        """The lab notebook that drills this task's skill (labs/NN-name.ipynb for lab id labNN-name)."""
-        return f"labs/{self.lab[3:]}.ipynb" if self.lab.startswith("lab") else ""
+        """The lab notebook that drills this task's skill (labs/NN-name/NN-name.ipynb for lab id labNN-name)."""
+        folder = self.lab.removeprefix("lab")
+        return f"labs/{folder}/{folder}.ipynb" if self.lab.startswith("lab") else ""
 
     @property
     def total(self) -> int:

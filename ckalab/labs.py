@@ -1,6 +1,15 @@
 """Labs: a task, a starting state, a Check that reads the REAL state, and stepped hints.
 
-Using a lab in a notebook (labs/NN-short-name.ipynb):
+One lab is one folder, `labs/NN-short-name/`:
+
+    labs/01-fix-dockerfile/
+        01-fix-dockerfile.ipynb   the task, hints and Check panel the learner works in
+        lab.py                    setup, Check, reference solution, known-wrong attempts, teardown
+        files/                    what the lab builds and applies (broken ones carry `.broken`)
+
+Labs are discovered: every `labs/*/lab.py` is imported on first use (`get`, `all_labs`), and
+the folder's name is the lab's id without its `lab` prefix (lab01-fix-dockerfile lives in
+labs/01-fix-dockerfile/). Using a lab in its notebook:
 
     lab = ck.labs.get("lab01-fix-dockerfile")
     lab.setup()       # the starting state (often broken); prints one "Skipped" line without Docker/cluster
@@ -9,9 +18,10 @@ Using a lab in a notebook (labs/NN-short-name.ipynb):
     lab.solve()       # the reference solution (tests and CI only)
     lab.teardown()    # removes what the lab (and the learner) made for it; lab.reset() = teardown + setup
 
-Defining a lab: a module listed in LAB_MODULES (docker_labs, cluster_labs, ...) calls `register`:
+Defining a lab: its lab.py calls `register` (shared helpers: ckalab.docker_checks,
+ckalab.cluster_checks for reading the cluster, ckalab.cluster_actions for changing it):
 
-    from .labs import Lab, WrongAttempt, register
+    from ckalab.labs import Lab, WrongAttempt, register
 
     def _setup(lab): ...        # idempotent; never overwrites files the learner already edited
     def _check(lab, r): ...     # r.add("builds", ok, "reason") for each name in `checks`; read-only
@@ -29,6 +39,8 @@ Defining a lab: a module listed in LAB_MODULES (docker_labs, cluster_labs, ...) 
         names={"image": "lab01/ledger-api:check", ...},   # what a variant may rename (see below)
     ))
 
+Every lab.py ends in this same `register(Lab(...))` shape: it is the declaration, repeated on purpose.
+
 Names: a lab reads every name a learner could be asked to use (namespace, Deployment, container,
 repository, tag, container name, host port) from `lab.names`, never from a constant. The notebook
 uses the defaults; `lab.variant(names, work_dir=...)` is the same lab under other names, which is
@@ -41,15 +53,15 @@ What the framework guarantees, so lab modules need not repeat it:
   other exception inside `check_fn` becomes a failed sub-check "checker"; every name in
   `checks` that `check_fn` did not add is reported failed as "not checked: an earlier check failed".
 * `lab.say("building ...")` inside `check_fn` shows progress (panel status line, or print).
-* Paths: `lab.work_dir` (.ckalab/work/labNN/, learner-writable), `lab.workload_dir`
-  (workloads/labs/<id>/, the lab's files; broken ones carry `.broken`), `lab.place(src, dest)`
+* Paths: `lab.work_dir` (.ckalab/work/labNN/, learner-writable), `lab.files`
+  (labs/NN-name/files/, the lab's own files; broken ones carry `.broken`), `lab.place(src, dest)`
   copies a workload file into work_dir unless the learner already has it.
 * Helpers for check_fn/setup_fn: `docker(*args)` runs docker with the course's config.
 * Progress (ckalab.progress.record_lab): every `check()` records passed/failed sub-checks
   (`check(record=False)` does not); `hint(step)` records how many hints were seen.
 * `panel()` returns a LabPanel (ipywidgets: check_button, hint_button, status, result,
   hints_shown); tests click the buttons headlessly. It shows no part of the solution.
-* Tests (tests/test_<module>.py) run, for every lab: setup -> Check fails on `first_failure`
+* Tests (tests/test_lab_cycles.py) run, for every lab: setup -> Check fails on `first_failure`
   -> each wrong attempt (from a fresh setup) fails on its `fails` -> solve -> Check passes.
 """
 
@@ -57,8 +69,9 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import importlib
+import importlib.util
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +83,7 @@ from . import shell
 from .checks import READABLE, CheckResult, inline_code
 from .errors import CourseError
 
-# Modules that define labs, by role. A module that does not exist (yet) is left out;
-# one that fails to import for any other reason raises, so a broken lab cannot hide.
-LAB_MODULES = ("docker_labs", "cluster_labs", "podman_labs", "archive_labs", "node_labs", "control_plane_labs")
+LAB_FILE = "lab.py"
 LEVELS = ("docker", "cluster")
 NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
 
@@ -110,6 +121,7 @@ class Lab:
     check_note: str = ""
     names: dict = field(default_factory=dict)
     _work_dir: Path | None = field(default=None, repr=False)
+    _folder: Path | None = field(default=None, repr=False)
     _defaults: dict | None = field(default=None, repr=False)
     _say: Callable[[str], None] | None = field(default=None, repr=False)
 
@@ -149,8 +161,13 @@ class Lab:
         return self._defaults if self._defaults is not None else self.names
 
     @property
-    def workload_dir(self) -> Path:
-        return settings_module.load().root / "workloads" / "labs" / self.id
+    def folder(self) -> Path:
+        """labs/NN-name/: where this lab's notebook, lab.py and files/ are."""
+        return self._folder or labs_root() / self.id.removeprefix("lab")
+
+    @property
+    def files(self) -> Path:
+        return self.folder / "files"
 
     def shown(self, path: Path) -> str:
         """A path as a learner types it in the course folder (absolute when it is elsewhere)."""
@@ -160,13 +177,13 @@ class Lab:
             return str(path)
 
     def place(self, src: str, dest: str | None = None, *, overwrite: bool = False) -> Path:
-        """Copy workloads/labs/<id>/<src> to work_dir/<dest> (default: src without `.broken`).
+        """Copy labs/NN-name/files/<src> to work_dir/<dest> (default: src without `.broken`).
 
         Keeps a file the learner already has unless `overwrite`."""
         target = self.work_dir / (dest or src.replace(".broken", ""))
         if overwrite or not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(self.workload_dir / src, target)
+            shutil.copyfile(self.files / src, target)
         return target
 
     def remove_work(self) -> None:
@@ -350,27 +367,55 @@ def docker(*args: str, timeout: float = 300, input: str | None = None, cwd=None)
 # ---------------------------------------------------------------- registry of labs
 
 def register(lab: Lab) -> Lab:
-    """Add a lab to the registry (called at import time by a module in LAB_MODULES)."""
+    """Add a lab to the registry (called when its lab.py is imported)."""
     existing = _REGISTRY.get(lab.id)
     if existing is not None and existing.check_fn.__module__ != lab.check_fn.__module__:
         raise ValueError(f"lab id {lab.id} is registered twice "
                          f"({existing.check_fn.__module__} and {lab.check_fn.__module__})")
+    defined_in = getattr(sys.modules.get(lab.check_fn.__module__), "__file__", None)
+    if defined_in and Path(defined_in).name == LAB_FILE:
+        folder = Path(defined_in).resolve().parent
+        if folder.name != lab.id.removeprefix("lab"):
+            raise ValueError(f"{folder / LAB_FILE} registers {lab.id}, but a lab's folder is named after its "
+                             f"id without 'lab': rename the folder to labs/{lab.id.removeprefix('lab')}/")
+        lab._folder = folder
     _REGISTRY[lab.id] = lab
     return lab
+
+
+def labs_root() -> Path:
+    """labs/ of the checkout this package runs from (else of the course root): the labs are code
+    of this version of the course, not state, so a test's throwaway course root does not move them."""
+    here = Path(__file__).resolve().parent.parent / "labs"
+    return here if here.is_dir() else settings_module.load().root / "labs"
+
+
+def module_name(folder: Path) -> str:
+    return "ckalab_lab_" + folder.name.split("-", 1)[0]     # ckalab_lab_01
 
 
 def _load() -> None:
     global _loaded
     if _loaded:
         return
-    for name in LAB_MODULES:
-        module = f"{__package__}.{name}"
+    for path in sorted(labs_root().glob(f"*/{LAB_FILE}")):
+        name = module_name(path.parent)
+        if name in sys.modules:
+            continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
         try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+            spec.loader.exec_module(loaded)     # a broken lab.py raises: it must not hide
+        except BaseException:
+            del sys.modules[name]
+            raise
     _loaded = True
+
+
+def module(lab_id: str):
+    """The lab.py module that defines `lab_id` (tests read its constants and helpers)."""
+    return sys.modules[get(lab_id).check_fn.__module__]
 
 
 def all_labs() -> list[Lab]:
@@ -388,4 +433,5 @@ def get(lab_id: str) -> Lab:
                           "use one of: " + ", ".join(sorted(_REGISTRY)) + ".") from None
 
 
-__all__ = ["Lab", "LabPanel", "WrongAttempt", "register", "get", "all_labs", "unavailable", "docker"]
+__all__ = ["Lab", "LabPanel", "WrongAttempt", "register", "get", "all_labs", "module", "labs_root", "unavailable",
+           "docker"]

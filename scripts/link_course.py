@@ -37,8 +37,8 @@ def lab_title(path: Path) -> str:
 def labs_cell(stem: str):
     lines = ["## Practise it", "", "Hands-on labs for this lesson, each with a **Check** button and stepped hints:", ""]
     for number in LABS_BY_LESSON[stem]:
-        path = next((ROOT / "labs").glob(f"{number}-*.ipynb"))
-        lines.append(f"* [{lab_title(path)}](../labs/{path.name})")
+        path = next((ROOT / "labs").glob(f"{number}-*/{number}-*.ipynb"))
+        lines.append(f"* [{lab_title(path)}](../{path.relative_to(ROOT).as_posix()})")
     cell = nbformat.v4.new_markdown_cell("\n".join(lines), metadata={"tags": ["labs-links"]})
     cell.id = "labs-links"
     return cell

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ckalab import cluster, diagnose, registry, settings, shell  # noqa: E402
-from ckalab.cluster_labs import delete_namespaces  # noqa: E402
+from ckalab.cluster_actions import delete_namespaces  # noqa: E402
 from ckalab.errors import CourseError  # noqa: E402
 from ckalab.labs import docker  # noqa: E402
 

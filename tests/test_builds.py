@@ -79,7 +79,7 @@ def test_student_transform_on_a_small_notebook():
 @pytest.mark.parametrize("which", ["lab", "lesson"])
 def test_student_build_executes(which, student_build, docker_env, tmp_path):
     out, paths = student_build
-    labs = [p for p in paths if p.parent.name == "labs"]
+    labs = [p for p in paths if p.parent.parent.name == "labs"]
     # Prefer a Docker-level lab (labs 01-06) so the built lab really runs here; any lab otherwise.
     docker_labs = [p for p in labs if re.match(r"0[1-6]-", p.name)]
     lessons = [p for p in paths if p.name.startswith("01-first-image")]

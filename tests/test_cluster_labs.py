@@ -35,9 +35,14 @@ import yaml
 import pytest
 from kubernetes import client as k8s
 
-from ckalab import (archive_labs, cells, cluster_labs, control_plane_labs, doctor, exam_tasks, labs, node_labs,
-                    pullsecrets)
+from ckalab import cells, cluster_actions, cluster_checks, doctor, exam_tasks, labs, pullsecrets
+from ckalab.errors import CourseError
 from ckalab.registry import RegistryAPI
+
+# The labs whose helpers and constants these tests read (each is its labs/NN-name/lab.py).
+mod07, mod14, mod16, mod17, mod18, mod19 = (labs.module(i) for i in (
+    "lab07-update-image-record-cause", "lab14-crictl-find-failing-image", "lab16-save-image-load-on-node",
+    "lab17-kubelet-parallel-pulls", "lab18-crictl-container-report", "lab19-always-pull-images"))
 
 NODE = "cka-images-control-plane"
 T0 = "2025-11-26T09:00:00Z"
@@ -206,7 +211,7 @@ def serve(apiserver, fake_registry, isolated_state, monkeypatch):
         apiserver.handler.kubelet_configs = {o["node"]: o["config"] for o in objects if o["kind"] == "configz"}
         # What `crictl inspect ID` on the node says (lab 18): info.runtimeType by container ID.
         runtimes = {o["id"]: o["runtimeType"] for o in objects if o["kind"] == "crictl-inspect"}
-        monkeypatch.setattr(node_labs, "runtime_type_of", lambda cid: (runtimes.get(cid), "" if cid in runtimes
+        monkeypatch.setattr(mod18, "runtime_type_of", lambda cid: (runtimes.get(cid), "" if cid in runtimes
                                                                        else "NotFound: container does not exist"))
         objects = [o for o in objects if o["kind"] not in ("configz", "crictl-inspect")]
         for obj in objects:
@@ -217,7 +222,7 @@ def serve(apiserver, fake_registry, isolated_state, monkeypatch):
                 copy.deepcopy(obj)
 
         def check(lab_id: str):
-            with cluster_labs.using(api_client=api, registry=RegistryAPI(fake_registry.url.split("//")[1]),
+            with cluster_checks.using(api_client=api, registry=RegistryAPI(fake_registry.url.split("//")[1]),
                                     private_registry_url=fake_registry.url):
                 return labs.get(lab_id).check(record=False)
         return check
@@ -306,7 +311,7 @@ def deployment(ns, name, containers, *, replicas=2, revision=1, generation=1, ob
         status["unavailableReplicas"] = total - available
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": meta(name, ns, labels={"app": name}, generation=generation,
-                             annotations={cluster_labs.REVISION: str(revision), **(annotations or {})}),
+                             annotations={cluster_checks.REVISION: str(revision), **(annotations or {})}),
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": pod_spec(containers, sa=sa, pull_secrets=pull_secrets)},
@@ -326,7 +331,7 @@ def replicaset(dep: dict, containers, revision: int, *, replicas: int, ready: in
     return {"apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": meta(f"{name}-{template_hash}", dep["metadata"]["namespace"], labels=labels,
                              generation=1, owner=dep, created=created,
-                             annotations={cluster_labs.REVISION: str(revision),
+                             annotations={cluster_checks.REVISION: str(revision),
                                           "deployment.kubernetes.io/desired-replicas": str(dep["spec"]["replicas"]),
                                           "deployment.kubernetes.io/max-replicas": str(dep["spec"]["replicas"] + 1),
                                           **(annotations or {})}),
@@ -471,12 +476,12 @@ def lab07(web=WEB11, side=SIDE, cause="web image updated to localhost:5001/check
           rs_cause="same", rollout_done=True):
     containers = [ctr("web", web), ctr("log-forwarder", side, port=9090, command=SIDE_CMD)]
     changed = (web, side) != (WEB10, SIDE)
-    ann = {cluster_labs.CHANGE_CAUSE: cause} if cause else {}
+    ann = {cluster_checks.CHANGE_CAUSE: cause} if cause else {}
     dep = deployment(NS07, "checkout-web", containers, revision=2 if changed else 1,
                      generation=2 if changed else 1, annotations=ann,
                      updated=2 if rollout_done else 1, available=2, total=2 if rollout_done else 3)
     old_c = [ctr("web", WEB10), ctr("log-forwarder", SIDE, port=9090, command=SIDE_CMD)]
-    rs_ann = ann if rs_cause == "same" else ({cluster_labs.CHANGE_CAUSE: rs_cause} if rs_cause else {})
+    rs_ann = ann if rs_cause == "same" else ({cluster_checks.CHANGE_CAUSE: rs_cause} if rs_cause else {})
     objs = [dep]
     if changed:
         old = replicaset(dep, old_c, 1, replicas=0 if rollout_done else 1)
@@ -507,7 +512,7 @@ def lab08(state: str):
         rev = 4 if state == "undo twice" else 2
         dep = deployment(NS08, "payments-api", bad_c, replicas=3, revision=rev, generation=rev,
                          updated=1, available=3, total=4, deadline_exceeded=state != "pods deleted",
-                         annotations={cluster_labs.CHANGE_CAUSE: "api image updated to 3.3"})
+                         annotations={cluster_checks.CHANGE_CAUSE: "api image updated to 3.3"})
         good = replicaset(dep, good_c, 3 if state == "undo twice" else 1, replicas=3)
         bad = replicaset(dep, bad_c, rev, replicas=1, ready=0)
         msg = not_found(BAD08)
@@ -518,7 +523,7 @@ def lab08(state: str):
         return [dep, good, bad, bad_pod] + pods_of(good, 3, lambda i: [running("api", GOOD08)])
     # solved: rollout undo -> revision 1's template is revision 3
     dep = deployment(NS08, "payments-api", good_c, replicas=3, revision=3, generation=3)
-    good = replicaset(dep, good_c, 3, replicas=3, annotations={cluster_labs.REVISION_HISTORY: "1"})
+    good = replicaset(dep, good_c, 3, replicas=3, annotations={cluster_checks.REVISION_HISTORY: "1"})
     bad = replicaset(dep, bad_c, 2, replicas=0, ready=0)
     return [dep, good, bad] + pods_of(good, 3, lambda i: [running("api", GOOD08)])
 
@@ -722,7 +727,7 @@ def learner_file(path_of, text: str | None):
 
 
 def answer(text: str | None):
-    return learner_file(lambda: cluster_labs.answer_path(labs.get(cluster_labs.L14)), text)
+    return learner_file(lambda: mod14.answer_path(labs.get("lab14-crictl-find-failing-image")), text)
 
 
 # ---------------------------------------------------------------- lab16
@@ -752,7 +757,7 @@ def lab16(state: str):
 def archive(content: str | None):
     """Write what a learner may have left at the lab's archive path (before the Check)."""
     def write():
-        path = archive_labs.archive_path(labs.get(archive_labs.L16))
+        path = mod16.archive_path(labs.get("lab16-save-image-load-on-node"))
         path.parent.mkdir(parents=True, exist_ok=True)
         if content is None:
             path.unlink(missing_ok=True)
@@ -798,7 +803,7 @@ def lab17(*, answering=True, serialize=False, most=3, ready=True):
 
 
 def policy_file(content: str | None):
-    return learner_file(lambda: node_labs.policy_path(labs.get(node_labs.L17)), content)
+    return learner_file(lambda: mod17.policy_path(labs.get("lab17-kubelet-parallel-pulls")), content)
 
 
 # ---------------------------------------------------------------- lab18
@@ -834,22 +839,22 @@ def lab18(*, agent_runs=True, exited_yet=True):
     return [p, {"kind": "crictl-inspect", "id": AGENT18, "runtimeType": RUNTIME18}]
 
 
-BOTH_STREAMS18 = f"{node_labs.ROTATOR_STDOUT}\n{node_labs.ROTATOR_STDERR}\n"
+BOTH_STREAMS18 = f"{mod18.ROTATOR_STDOUT}\n{mod18.ROTATOR_STDERR}\n"
 
 
 def report18(container=AGENT18[:13], runtime=RUNTIME18, exit_code="3", log=BOTH_STREAMS18):
     """Lab 18's two learner files; None leaves a file out."""
-    lab = lambda: labs.get(node_labs.L18)
+    lab = lambda: labs.get("lab18-crictl-container-report")
     report = None if container is None else f"container={container}\nruntime={runtime}\nexitcode={exit_code}\n"
-    writes = [learner_file(lambda: node_labs.report_path(lab()), report),
-              learner_file(lambda: node_labs.rotator_log_path(lab()), log)]
+    writes = [learner_file(lambda: mod18.report_path(lab()), report),
+              learner_file(lambda: mod18.rotator_log_path(lab()), log)]
     return lambda: [write() for write in writes]
 
 
 # ---------------------------------------------------------------- lab19
 
 PAYROLL19 = f"{PRIVATE}/payroll:3.1"
-NS19P, NS19T = control_plane_labs.NS19_OWNER, control_plane_labs.NS19_TENANT
+NS19P, NS19T = mod19.NS19_OWNER, mod19.NS19_TENANT
 
 
 def apiserver_pod(plugins: str | None) -> dict:
@@ -905,10 +910,9 @@ ADMITTED19 = dict(owner=(("Always", "running"),), tenant=(("Always", "refused"),
 
 # ====================================================================== scenarios
 
-L = cluster_labs
 # lab id -> {state name: (objects factory, before-check action or None, expected failing sub-check or None)}
 SCENARIOS = {
-    L.L07: {
+    "lab07-update-image-record-cause": {
         "broken": (lambda: lab07(web=WEB10, cause=None), None, "image of the updated container"),
         "image updated, no change-cause": (lambda: lab07(cause=None), None, "change-cause recorded"),
         "set image with * changes the sidecar too": (
@@ -921,7 +925,7 @@ SCENARIOS = {
                                                      "rollout history shows the cause"),
         "solved": (lambda: lab07(), None, None),
     },
-    L.L08: {
+    "lab08-rollback-bad-update": {
         "broken": (lambda: lab08("broken"), None, "image rolled back"),
         "deletes the failing Pods": (lambda: lab08("pods deleted"), None, "image rolled back"),
         "deletes and recreates the Deployment": (lambda: lab08("recreated"), None, "rollback recorded"),
@@ -929,14 +933,14 @@ SCENARIOS = {
         "broken: pull errors are seen": (lambda: lab08("broken"), None, "no pull errors"),
         "solved": (lambda: lab08("solved"), None, None),
     },
-    L.L09: {
+    "lab09-wrong-tag": {
         "broken": (lambda: lab09("broken"), None, "image tag exists in the registry"),
         "edits the Pods, not the Deployment": (lambda: lab09("pod edited"), None, "image tag exists in the registry"),
         "switches to :latest (never pushed)": (lambda: lab09("latest"), None, "image tag exists in the registry"),
         "fixed, new Pod still creating": (lambda: lab09("rollout pending"), None, "pods ready"),
         "solved": (lambda: lab09("solved"), None, None),
     },
-    L.L10: {name: (lambda name=name: lab10(name), None, fails) for name, fails in {
+    "lab10-missing-pull-secret": {name: (lambda name=name: lab10(name), None, fails) for name, fails in {
         "broken": "pull secret referenced",
         "Secret for localhost:5002 (where you push)": "server matches the image host",
         "Secret created but not referenced": "pull secret referenced",
@@ -948,13 +952,13 @@ SCENARIOS = {
         "solved": None,
         "solved, scheme in the server key": None,
     }.items()},
-    L.L11: {name: (lambda name=name: lab11(name), None, fails) for name, fails in {
+    "lab11-secret-wrong-namespace": {name: (lambda name=name: lab11(name), None, fails) for name, fails in {
         "broken": "secret in the pods' namespace",
         "copies the Secret to the default namespace": "secret in the pods' namespace",
         "new Secret for localhost:5002": "server matches the image host",
         "solved": None,
     }.items()},
-    L.L12: {name: (lambda name=name: lab12(name), None, fails) for name, fails in {
+    "lab12-serviceaccount-pull-secret": {name: (lambda name=name: lab12(name), None, fails) for name, fails in {
         "broken": "service account has the pull secret",
         "patches the ServiceAccount but keeps the old Pods": "new pods carry the secret",
         "adds imagePullSecrets to the Deployment instead": "no imagePullSecrets in the Deployment",
@@ -962,7 +966,7 @@ SCENARIOS = {
         "uses the `secrets` field, not imagePullSecrets": "service account has the pull secret",
         "solved": None,
     }.items()},
-    L.L13: {name: (lambda name=name: lab13(name), None, fails) for name, fails in {
+    "lab13-errimageneverpull-side-load": {name: (lambda name=name: lab13(name), None, fails) for name, fails in {
         "broken": "image on the node",
         "changes the pull policy instead": "pull policy still Never",
         "kind load without --name (cluster `kind`)": "image on the node",
@@ -970,7 +974,7 @@ SCENARIOS = {
         "loaded, Pod still backing off": "pods running",
         "solved": None,
     }.items()},
-    L.L14: {
+    "lab14-crictl-find-failing-image": {
         "broken": (lambda: lab14(), answer(None), "answer file exists"),
         "names the image that works": (lambda: lab14(), answer(f"image={SCORER}\nreason=unauthorized\n"),
                                        "image matches"),
@@ -984,7 +988,7 @@ SCENARIOS = {
         "solved, reason only in the Events (old kubelet message)": (
             lambda: lab14(detail_in_status=False), answer(f"image: {AGENT}\nreason: unauthorized\n"), None),
     },
-    archive_labs.L16: {
+    "lab16-save-image-load-on-node": {
         "broken": (lambda: lab16("broken"), archive(None), "archive exists"),
         "exports a container instead of saving the image": (
             lambda: lab16("broken"), archive("export"), "archive is an image archive"),
@@ -999,7 +1003,7 @@ SCENARIOS = {
         "solved": (lambda: lab16("solved"), archive("2.1"), None),
         "solved from an OCI archive": (lambda: lab16("solved"), archive("oci"), None),
     },
-    node_labs.L17: {
+    "lab17-kubelet-parallel-pulls": {
         "broken": (lambda: lab17(answering=False), policy_file(None), "kubelet answers"),
         "removes maxParallelImagePulls instead": (lambda: lab17(serialize=True, most=None),
                                                   policy_file(POLICY17 + "\n"), "parallel pulls"),
@@ -1012,7 +1016,7 @@ SCENARIOS = {
         "solved": (lambda: lab17(), policy_file(POLICY17 + "\n"), None),
         "solved, policy copied with its quotes": (lambda: lab17(), policy_file(f'"{POLICY17}"'), None),
     },
-    node_labs.L18: {
+    "lab18-crictl-container-report": {
         "broken": (lambda: lab18(), report18(container=None, log=None), "report file exists"),
         "gives the Pod sandbox ID": (lambda: lab18(), report18(container=SANDBOX18[:13]), "agent container ID"),
         "gives a rotator container's ID": (lambda: lab18(), report18(container=ROTATOR18[:13]), "agent container ID"),
@@ -1021,7 +1025,7 @@ SCENARIOS = {
         "guesses exit code 1": (lambda: lab18(), report18(exit_code="1"), "exit code"),
         "writes exit code 0 (the agent's state)": (lambda: lab18(), report18(exit_code="0"), "exit code"),
         "rotator has not exited yet": (lambda: lab18(exited_yet=False), report18(), "exit code"),
-        "saves only the stdout of crictl logs": (lambda: lab18(), report18(log=node_labs.ROTATOR_STDOUT + "\n"),
+        "saves only the stdout of crictl logs": (lambda: lab18(), report18(log=mod18.ROTATOR_STDOUT + "\n"),
                                                  "rotator log saved"),
         "saves agent's log": (lambda: lab18(), report18(log="Serving HTTP on 0.0.0.0 port 8080\n"),
                               "rotator log saved"),
@@ -1031,7 +1035,7 @@ SCENARIOS = {
         "solved, full ID with its containerd:// prefix": (
             lambda: lab18(), report18(container=f"containerd://{AGENT18}"), None),
     },
-    control_plane_labs.L19: {name: (lambda kw=kw: lab19(**kw), None, fails) for name, (kw, fails) in {
+    "lab19-always-pull-images": {name: (lambda kw=kw: lab19(**kw), None, fails) for name, (kw, fails) in {
         "broken": ({}, "AlwaysPullImages enabled"),
         "sets imagePullPolicy: Always in the Deployments": (
             dict(template="Always", **ADMITTED19), "AlwaysPullImages enabled"),
@@ -1090,25 +1094,25 @@ def test_every_declared_wrong_attempt_has_a_failing_state(lab_id):
 
 def test_wrong_attempt_reasons_name_the_mistake(serve):
     check = serve(lab10("Secret for localhost:5002 (where you push)"))
-    reason = check(L.L10).get("server matches the image host").reason
+    reason = check("lab10-missing-pull-secret").get("server matches the image host").reason
     assert "localhost:5002" in reason and "host written in the image name" in reason
     check = serve(lab11("broken"))
-    reason = check(L.L11).get("secret in the pods' namespace").reason
+    reason = check("lab11-secret-wrong-namespace").get("secret in the pods' namespace").reason
     assert "lab11-platform" in reason and "own namespace" in reason
     check = serve(lab12("patches the ServiceAccount but keeps the old Pods"))
-    assert "rollout restart" in check(L.L12).get("new pods carry the secret").reason
+    assert "rollout restart" in check("lab12-serviceaccount-pull-secret").get("new pods carry the secret").reason
     check = serve(lab08("recreated"))
-    assert "rollout undo" in check(L.L08).get("rollback recorded").reason
+    assert "rollout undo" in check("lab08-rollback-bad-update").get("rollback recorded").reason
     # A container waiting with an empty message gets no empty "()" after its reason.
     new_pod_only = [o for o in lab09("rollout pending") if not (o.get("kind") == "Pod" and BAD09 in str(o))]
-    reason = serve(new_pod_only)(L.L09).get("no waiting reason").reason
+    reason = serve(new_pod_only)("lab09-wrong-tag").get("no waiting reason").reason
     assert reason.endswith("waits with ContainerCreating"), reason
 
 
 # A node lab starts from the node's kubelet, which every cluster has: it has no objects to miss.
-NODE_LABS = {node_labs.L17}
+NODE_LABS = {"lab17-kubelet-parallel-pulls"}
 # Lab 19 starts from the API server's own Pod, which every cluster has, and restarts the API server.
-CONTROL_PLANE_LABS = {control_plane_labs.L19}
+CONTROL_PLANE_LABS = {"lab19-always-pull-images"}
 
 
 @pytest.mark.parametrize("lab_id", [lab_id for lab_id in SCENARIOS if lab_id not in NODE_LABS | CONTROL_PLANE_LABS])
@@ -1127,8 +1131,8 @@ def test_unreachable_cluster_fails_fast_with_one_line(isolated_state, monkeypatc
     monkeypatch.setattr(labs, "unavailable", lambda level: None)
     dead = api_client_for("http://127.0.0.1:9")       # nothing listens on the discard port
     started = time.monotonic()
-    with cluster_labs.using(api_client=dead):
-        result = labs.get(L.L09).check(record=False)
+    with cluster_checks.using(api_client=dead):
+        result = labs.get("lab09-wrong-tag").check(record=False)
     assert time.monotonic() - started < 15    # no retries, no long timeout: it answers at once
     assert result.subchecks[0].name == "checker" and "did not answer" in result.subchecks[0].reason
     assert "\n" not in result.subchecks[0].reason
@@ -1139,7 +1143,7 @@ def test_wrong_context_is_refused_before_any_read(isolated_state, monkeypatch):
     isolated_state.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
     isolated_state.kubeconfig.write_text("apiVersion: v1\nkind: Config\ncurrent-context: prod-eu\n"
                                          "contexts: [{name: prod-eu, context: {cluster: prod}}]\n")
-    result = labs.get(L.L07).check(record=False)
+    result = labs.get("lab07-update-image-record-cause").check(record=False)
     assert result.subchecks[0].name == "checker"
     assert "prod-eu" in result.subchecks[0].reason and "kind-cka-images" in result.subchecks[0].reason
 
@@ -1160,12 +1164,12 @@ def test_lists_are_shaped_like_the_api_server(apiserver, serve):
 
 
 def test_classify_pull_errors():
-    assert L.classify(no_credentials(AGENT)) == "unauthorized"
-    assert L.classify(backoff(BAD09, not_found(BAD09))) == "not-found"
-    assert L.classify(never(IMG13)) == "never-pull"
-    assert L.classify('failed to do request: Head "http://nowhere:5000/v2/x/manifests/1": dial tcp: '
+    assert mod14.classify(no_credentials(AGENT)) == "unauthorized"
+    assert mod14.classify(backoff(BAD09, not_found(BAD09))) == "not-found"
+    assert mod14.classify(never(IMG13)) == "never-pull"
+    assert mod14.classify('failed to do request: Head "http://nowhere:5000/v2/x/manifests/1": dial tcp: '
                       'lookup nowhere on 172.18.0.1:53: no such host') == "unreachable"
-    assert L.classify('Back-off pulling image "x"') == "unknown"
+    assert mod14.classify('Back-off pulling image "x"') == "unknown"
 
 
 @pytest.mark.parametrize("stem, reason", [("tag-not-found", "not-found"), ("unauthorized", "unauthorized"),
@@ -1175,29 +1179,29 @@ def test_classify_the_recorded_messages(stem, reason):
     fixtures = Path(__file__).parent / "fixtures" / "pods"
     pod = json.loads((fixtures / f"{stem}.pod.json").read_text())
     events = json.loads((fixtures / f"{stem}.events.json").read_text())["items"]
-    assert L.classify(pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]) == reason
+    assert mod14.classify(pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]) == reason
     failed = [e["message"] for e in events if e["reason"] in ("Failed", "ErrImageNeverPull")
               and not e["message"].startswith("Error: ")]
-    assert failed and all(L.classify(text) == reason for text in failed)
+    assert failed and all(mod14.classify(text) == reason for text in failed)
 
 
 def test_change_cause_must_name_the_tag_itself():
-    assert L.mentions_tag("web image updated to localhost:5001/checkout-web:1.1", "1.1")
-    assert L.mentions_tag("update to 1.1.", "1.1")
-    assert not L.mentions_tag("bump to 1.10", "1.1")
-    assert not L.mentions_tag("rollback from 1.1.3", "1.1")
+    assert mod07.mentions_tag("web image updated to localhost:5001/checkout-web:1.1", "1.1")
+    assert mod07.mentions_tag("update to 1.1.", "1.1")
+    assert not mod07.mentions_tag("bump to 1.10", "1.1")
+    assert not mod07.mentions_tag("rollback from 1.1.3", "1.1")
 
 
 def test_registry_host_matching_is_the_kubelets():
-    assert L.registry_host_of("private-registry:5000") == "private-registry:5000"
-    assert L.registry_host_of("http://private-registry:5000/") == "private-registry:5000"
-    assert L.registry_host_of("https://index.docker.io/v1/") == "index.docker.io"
+    assert cluster_checks.registry_host_of("private-registry:5000") == "private-registry:5000"
+    assert cluster_checks.registry_host_of("http://private-registry:5000/") == "private-registry:5000"
+    assert cluster_checks.registry_host_of("https://index.docker.io/v1/") == "index.docker.io"
 
 
 def test_lab_manifests_validate():
     from ckalab import validate
     for lab_id in set(SCENARIOS) - NODE_LABS:       # node labs edit the node, not manifests
-        folder = labs.get(lab_id).workload_dir
+        folder = labs.get(lab_id).files
         files = sorted(folder.glob("*.yaml"))
         assert files, f"{folder} has no manifests"
         for path in files:
@@ -1287,7 +1291,7 @@ def full_cycle(lab_id: str) -> None:
             lab.teardown()
             _ready(lab)
         lab.solve()
-        result = cluster_labs.wait_until_passes(lab, 180)
+        result = cluster_actions.wait_until_passes(lab, 180)
         assert result.passed, str(result)
     finally:
         lab.teardown()
@@ -1316,8 +1320,10 @@ CYCLE_WORKERS = 4
 def real_cycles(real_cluster, request):
     # Only the cycles of the tests selected (`-k lab07` runs one); the labs with the most resets
     # first, so that no long cycle starts last.
+    from test_lab_cycles import CYCLE_TESTS
     selected = {item.callspec.params.get("lab_id") or item.callspec.params.get("cycle_id")
-                for item in request.session.items if "real_cycles" in getattr(item, "fixturenames", ())}
+                for item in request.session.items
+                if getattr(item, "originalname", None) in CYCLE_TESTS and hasattr(item, "callspec")}
     alone = (NODE_LABS | CONTROL_PLANE_LABS) & selected
     lab_ids = sorted((set(SCENARIOS) - alone) & selected,
                      key=lambda i: -sum(a.needs_reset for a in labs.get(i).wrong_attempts))
@@ -1330,41 +1336,28 @@ def real_cycles(real_cluster, request):
     return cycles
 
 
-@pytest.mark.parametrize("lab_id", list(SCENARIOS))
-def test_real_cluster_cycle(real_cycles, lab_id):
-    """The full cycle of each lab (full_cycle) held on the kind cluster."""
-    seconds, failure = real_cycles[lab_id]
-    print(f"{lab_id}: full cycle in {seconds:.0f} s")
-    if failure:
-        pytest.fail(failure, pytrace=False)
-
-
-@pytest.mark.parametrize("cycle_id", EXAM_CYCLES)
-def test_real_exam_task_cycle(real_cycles, cycle_id):
-    """The same full cycle for each cluster task of the mock exam: its lab, under the exam's names."""
-    test_real_cluster_cycle(real_cycles, cycle_id)
 
 
 def test_a_variant_renames_the_manifest_and_the_default_keeps_it():
     task = exam_task("rollout")
     lab, n = task.lab, task.names
-    original = cluster_labs.manifest_text(labs.get(lab.id), "deployment.yaml")
+    original = cluster_actions.manifest_text(labs.get(lab.id), "deployment.yaml")
     assert "lab07-storefront" in original and original.startswith("# Starting state")
-    docs = list(yaml.safe_load_all(cluster_labs.manifest_text(lab, "deployment.yaml")))
+    docs = list(yaml.safe_load_all(cluster_actions.manifest_text(lab, "deployment.yaml")))
     assert [d["metadata"]["name"] for d in docs] == [n["ns"], n["deploy"]]
     dep = docs[1]
     assert dep["metadata"]["namespace"] == n["ns"]
     assert dep["spec"]["selector"]["matchLabels"] == {"app": n["deploy"]}
     assert dep["spec"]["template"]["metadata"]["labels"] == {"app": n["deploy"]}
     containers = {c["name"]: c["image"] for c in dep["spec"]["template"]["spec"]["containers"]}
-    assert containers == {n["container"]: f"{cluster_labs.open_host()}/{n['repo']}:{n['tag']}",
-                          "log-forwarder": f"{cluster_labs.open_host()}/log-forwarder:2.3"}
+    assert containers == {n["container"]: f"{cluster_checks.open_host()}/{n['repo']}:{n['tag']}",
+                          "log-forwarder": f"{cluster_checks.open_host()}/log-forwarder:2.3"}
     pull = exam_task("image-pull-error")
-    image = yaml.safe_load_all(cluster_labs.manifest_text(pull.lab, "deployment.yaml"))
+    image = yaml.safe_load_all(cluster_actions.manifest_text(pull.lab, "deployment.yaml"))
     assert [d["spec"]["template"]["spec"]["containers"][0]["image"] for d in image if d["kind"] == "Deployment"] == \
-        [f"{cluster_labs.open_host()}/{pull.names['repo']}:{pull.names['bad_tag']}"]
+        [f"{cluster_checks.open_host()}/{pull.names['repo']}:{pull.names['bad_tag']}"]
     shipped = exam_task("image-archive")           # an image with no registry host in its name
-    docs = list(yaml.safe_load_all(cluster_labs.manifest_text(shipped.lab, "deployment.yaml")))
+    docs = list(yaml.safe_load_all(cluster_actions.manifest_text(shipped.lab, "deployment.yaml")))
     spec = docs[1]["spec"]["template"]["spec"]["containers"][0]
     assert (spec["name"], spec["image"], spec["imagePullPolicy"]) == \
         (shipped.names["container"], f"{shipped.names['repo']}:{shipped.names['tag']}", "IfNotPresent")
@@ -1384,17 +1377,17 @@ def test_waiting_for_a_namespace_survives_a_slow_api_server(monkeypatch):
             raise answer
         return answer
     monkeypatch.setattr(client.CoreV1Api, "read_namespace", read_namespace)
-    monkeypatch.setattr(L, "api_client", lambda: None)
-    monkeypatch.setattr(L.time, "sleep", lambda s: None)
-    L.wait_until_namespace_is_not_terminating("x", timeout=30)
+    monkeypatch.setattr(cluster_actions, "api_client", lambda: None)
+    monkeypatch.setattr(cluster_actions.time, "sleep", lambda s: None)
+    cluster_actions.wait_until_namespace_is_not_terminating("x", timeout=30)
     assert answers == []
     answers[:] = [ApiException(status=403, reason="Forbidden")]
-    with pytest.raises(L.CourseError, match="Forbidden"):
-        L.wait_until_namespace_is_not_terminating("x", timeout=30)
+    with pytest.raises(CourseError, match="Forbidden"):
+        cluster_actions.wait_until_namespace_is_not_terminating("x", timeout=30)
 
 
 def test_lab19_reads_the_admission_flag_in_both_spellings():
-    plugins = control_plane_labs.admission_plugins
+    plugins = mod19.admission_plugins
     assert plugins(["kube-apiserver", "--enable-admission-plugins=NodeRestriction,AlwaysPullImages"]) == \
         ["NodeRestriction", "AlwaysPullImages"]
     assert plugins(["kube-apiserver", "--enable-admission-plugins", "NodeRestriction"]) == ["NodeRestriction"]
@@ -1404,9 +1397,9 @@ def test_lab19_reads_the_admission_flag_in_both_spellings():
 def test_lab19_api_server_down_is_its_first_subcheck_with_the_node_commands(isolated_state, monkeypatch):
     """While the API server restarts (or after a typo stops it), the Check says so and where to look."""
     monkeypatch.setattr(labs, "unavailable", lambda level: None)
-    with cluster_labs.using(api_client=api_client_for("http://127.0.0.1:9")):
-        result = labs.get(control_plane_labs.L19).check(record=False)
-    assert [s.name for s in result.subchecks] == labs.get(control_plane_labs.L19).checks, str(result)
+    with cluster_checks.using(api_client=api_client_for("http://127.0.0.1:9")):
+        result = labs.get("lab19-always-pull-images").check(record=False)
+    assert [s.name for s in result.subchecks] == labs.get("lab19-always-pull-images").checks, str(result)
     first = result.subchecks[0]
     assert first.name == "API server answers" and not first.passed
     assert "crictl ps -a --name kube-apiserver" in first.reason and "did not answer" in first.reason

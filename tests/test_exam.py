@@ -1,6 +1,6 @@
 """ckalab.exam: seeded names, scoring as sub-check tallies, time per task, skills, saving the attempt;
 that every task's check is its lab's own; and (with Docker) every Docker-level task as the lab's
-full cycle under the exam's names. The cluster-level tasks' cycles are in test_cluster_labs."""
+full cycle under the exam's names. The cluster-level tasks' cycles are in test_lab_cycles."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ckalab import exam as E
 from ckalab import exam_tasks as T
 from ckalab import labs, progress
 from ckalab.checks import CheckResult
-from test_docker_labs import non_vacuity_cycle
+from test_lab_cycles import non_vacuity_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -334,7 +334,7 @@ def test_every_task_varies_a_registered_lab():
     ids = {lab.id for lab in labs.all_labs()}
     for template in T.TEMPLATES:
         assert template.lab in ids, template.key
-        assert (ROOT / "labs" / f"{template.lab[3:]}.ipynb").exists(), template.lab
+        assert (ROOT / "labs" / template.lab[3:] / f"{template.lab[3:]}.ipynb").exists(), template.lab
 
 
 def test_result_points_unfinished_tasks_to_their_lab():
@@ -343,5 +343,5 @@ def test_result_points_unfinished_tasks_to_their_lab():
     open_ = E.TaskResult(2, "image-pull-error", "I", "troubleshooting", "cluster", result_of([False] * 3), 0,
                          False, True, "lab09-wrong-tag")
     text = str(E.ExamResult(1, 20, 60, "exam", [done, open_]))
-    assert "practise: labs/09-wrong-tag.ipynb" in text
-    assert "labs/01-fix-dockerfile.ipynb" not in text
+    assert "practise: labs/09-wrong-tag/09-wrong-tag.ipynb" in text
+    assert "labs/01-fix-dockerfile/01-fix-dockerfile.ipynb" not in text

@@ -13,7 +13,7 @@ from ckalab.checks import CheckResult
 from ckalab.errors import CourseError
 
 ROOT = Path(__file__).resolve().parent.parent
-LAB_NOTEBOOKS = sorted((ROOT / "labs").glob("*.ipynb"))
+LAB_NOTEBOOKS = sorted((ROOT / "labs").glob("*/*.ipynb"))
 
 
 @pytest.fixture
@@ -242,10 +242,11 @@ def test_panel_without_docker_fails_when_the_run_requires_docker(level, monkeypa
 
 
 def test_work_dir_and_place_keep_the_learners_file(isolated_state):
-    lab = make_lab()
+    lab = make_lab(_folder=isolated_state.root / "labs" / "99-fake")
     assert lab.work_dir == isolated_state.root / ".ckalab" / "work" / "lab99"
-    lab.workload_dir.mkdir(parents=True)
-    (lab.workload_dir / "Dockerfile.broken").write_text("FROM scratch\n")
+    assert lab.files == isolated_state.root / "labs" / "99-fake" / "files"
+    lab.files.mkdir(parents=True)
+    (lab.files / "Dockerfile.broken").write_text("FROM scratch\n")
     target = lab.place("Dockerfile.broken")
     assert target.name == "Dockerfile" and target.read_text() == "FROM scratch\n"
     target.write_text("FROM scratch\n# my edit\n")
@@ -274,3 +275,66 @@ def test_a_variant_takes_only_names_its_lab_has():
     variant = lab.variant({"ns": "team-qa"}, work_dir=Path("/tmp/x"))
     assert variant.names["ns"] == "team-qa" and variant.defaults["ns"] == "lab09-inventory"
     assert lab.names["ns"] == "lab09-inventory" and labs.get(lab.id) is lab
+
+
+NEW_LAB = '''"""Lab 99: a lab added as nothing but a folder (the CONTRIBUTING "Add a lab" recipe, followed)."""
+
+from ckalab.labs import Lab, WrongAttempt, register
+
+
+def _answer(lab):
+    return lab.work_dir / "answer.txt"
+
+
+def _setup(lab):
+    lab.place("answer.txt.broken")
+
+
+def _check(lab, r):
+    text = _answer(lab).read_text().strip() if _answer(lab).exists() else ""
+    r.add("answer file", bool(text), "found it" if text else "write answer.txt")
+    r.add("greets", text == "hello", f"it says {text!r}; the task asks for 'hello'")
+
+
+def _solve(lab):
+    _answer(lab).write_text("hello\\n")
+
+
+register(Lab(id="lab99-greet", title="Greet", level="docker", checks=["answer file", "greets"],
+             first_failure="greets", hints=["read it", "the task says hello", "echo hello > answer.txt"],
+             setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=lambda lab: None,
+             wrong_attempts=[WrongAttempt("typo", lambda lab: _answer(lab).write_text("hullo\\n"), fails="greets")]))
+'''
+
+
+def test_a_new_lab_is_one_folder_and_nothing_else(isolated_state, monkeypatch, temp_progress):
+    """Drop labs/99-greet/ (notebook, lab.py, files/) into a course: it is discovered, has its
+    folder's files, and its full non-vacuity cycle holds, with no other file touched."""
+    from test_lab_cycles import non_vacuity_cycle
+    folder = isolated_state.root / "labs" / "99-greet"
+    (folder / "files").mkdir(parents=True)
+    (folder / "lab.py").write_text(NEW_LAB)
+    (folder / "files" / "answer.txt.broken").write_text("helo\n")
+    nbformat.write(nbformat.v4.new_notebook(), folder / "99-greet.ipynb")
+    monkeypatch.setattr(labs, "labs_root", lambda: isolated_state.root / "labs")
+    monkeypatch.setattr(labs, "_REGISTRY", {})
+    monkeypatch.setattr(labs, "_loaded", False)
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)     # the lab reads only its files
+    monkeypatch.delitem(__import__("sys").modules, labs.module_name(folder), raising=False)
+    lab = labs.get("lab99-greet")
+    assert [l.id for l in labs.all_labs()] == ["lab99-greet"] and lab.folder == folder.resolve()
+    non_vacuity_cycle(lab, lambda lab: lab.check(record=False))
+    lab.teardown()
+    assert not lab.work_dir.exists()
+
+
+def test_a_lab_folder_must_be_named_after_its_id(isolated_state, monkeypatch):
+    folder = isolated_state.root / "labs" / "98-wrong-name"
+    folder.mkdir(parents=True)
+    (folder / "lab.py").write_text(NEW_LAB)
+    monkeypatch.setattr(labs, "labs_root", lambda: isolated_state.root / "labs")
+    monkeypatch.setattr(labs, "_REGISTRY", {})
+    monkeypatch.setattr(labs, "_loaded", False)
+    monkeypatch.delitem(__import__("sys").modules, labs.module_name(folder), raising=False)
+    with pytest.raises(ValueError, match="rename the folder to labs/99-greet/"):
+        labs.all_labs()

@@ -15,7 +15,7 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + sorted((ROOT / "labs").glob("*/*.ipynb"))
 OUT = ROOT / "build" / "executed"
 
 
@@ -30,7 +30,7 @@ def provenance():
 def test_notebook_executes(path, monkeypatch, provenance):
     # `make report` shows this pass apart from the nbval pass and from the learner's own runs.
     monkeypatch.setenv("CKALAB_REPORTS", str(ROOT / "build" / "reports" / "papermill"))
-    target = OUT / path.parent.name / path.name
+    target = OUT / path.relative_to(ROOT)
     target.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(
         str(path), str(target), cwd=str(ROOT), kernel_name="python3", progress_bar=False,
@@ -58,7 +58,7 @@ def test_notebook_runs_without_docker(path, tmp_path, monkeypatch):
     monkeypatch.setenv("CKALAB_REPORTS", str(tmp_path / "reports"))
     monkeypatch.setenv("CKALAB_PROGRESS", str(tmp_path / "progress.json"))
     monkeypatch.delenv("CKALAB_REQUIRE", raising=False)
-    target = ROOT / "build" / "executed-without-docker" / path.parent.name / path.name
+    target = ROOT / "build" / "executed-without-docker" / path.relative_to(ROOT)
     target.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(path), str(target), cwd=str(ROOT), kernel_name="python3",
                                progress_bar=False, parameters={"REQUIRE": None, "SOLVE": False},

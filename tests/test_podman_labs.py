@@ -1,4 +1,4 @@
-"""The Podman lab (ckalab.podman_labs), against real Podman, Docker and the real registries.
+"""The Podman lab (labs/15-podman-build-run-push/lab.py), against real Podman, Docker and the real registries.
 
 The non-vacuity sequence, as for the Docker labs: setup -> Check fails on the expected sub-check ->
 each known-wrong attempt fails on its sub-check -> the reference solution passes -> teardown,
@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from ckalab import cells, labs, podman_labs, registry, shell
-from ckalab.docker_labs import dockerfile_instructions
+from ckalab import cells, labs, registry, shell
+from ckalab import docker_checks
+from ckalab.docker_checks import dockerfile_instructions
 from ckalab.errors import CourseError
-from test_docker_labs import _snapshot, non_vacuity_cycle   # the same fingerprint and cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 LAB_ID = "lab15-podman-build-run-push"
-PODMAN_LABS = [lab for lab in labs.all_labs() if lab.check_fn.__module__ == podman_labs.__name__]
+lab15 = labs.module(LAB_ID)
+PODMAN_LABS = [lab for lab in labs.all_labs() if lab.check_fn.__module__ == lab15.__name__]
 
 
 def test_the_podman_lab_is_registered():
@@ -31,23 +32,23 @@ def test_the_podman_lab_is_registered():
 # ---------------------------------------------------------------- pure helpers
 
 def test_the_startup_line_names_the_container():
-    match = podman_labs.STARTUP.match("sun-cipher v1 listening on :8080 in container f791080721fe")
+    match = lab15.STARTUP.match("sun-cipher v1 listening on :8080 in container f791080721fe")
     assert match and match.group(1) == "f791080721fe"
-    assert not podman_labs.STARTUP.match("sun-cipher: GET / from 10.88.0.1")
+    assert not lab15.STARTUP.match("sun-cipher: GET / from 10.88.0.1")
 
 
 def test_log_lines_drop_blank_lines_and_podman_timestamps():
     text = ("2026-12-01T15:14:12.446287548Z sun-cipher v1 listening on :8080 in container abc\n\n"
             "sun-cipher: GET / from 10.88.0.1  \n")
-    assert podman_labs.log_lines(text) == ["sun-cipher v1 listening on :8080 in container abc",
+    assert lab15.log_lines(text) == ["sun-cipher v1 listening on :8080 in container abc",
                                            "sun-cipher: GET / from 10.88.0.1"]
 
 
 def test_json_skips_warning_lines_and_failed_commands():
     warned = shell.Result("podman image inspect x", 0, 'WARN[0000] something odd\n[{"Id": "abc"}]\n')
-    assert podman_labs._json(warned) == [{"Id": "abc"}]
-    assert podman_labs._json(shell.Result("podman image inspect x", 125, "[]\nError: x: image not known\n")) is None
-    assert podman_labs._json(shell.Result("podman", 0, "no json here\n")) is None
+    assert lab15._json(warned) == [{"Id": "abc"}]
+    assert lab15._json(shell.Result("podman image inspect x", 125, "[]\nError: x: image not known\n")) is None
+    assert lab15._json(shell.Result("podman", 0, "no json here\n")) is None
 
 
 class FakeAPI:
@@ -64,20 +65,20 @@ class FakeAPI:
 def test_pushed_config_digest_reads_the_config_of_a_manifest_or_of_an_index():
     oci = "application/vnd.oci.image.manifest.v1+json"
     plain = FakeAPI({"v1": (oci, {"config": {"digest": "sha256:c1"}})})
-    assert podman_labs.pushed_config_digest(plain, "lab15/sun-cipher", "v1") == "sha256:c1"
-    assert podman_labs.pushed_config_digest(plain, "lab15/sun-cipher", "v2") is None
+    assert docker_checks.pushed_config_digest(plain, "lab15/sun-cipher", "v1") == "sha256:c1"
+    assert docker_checks.pushed_config_digest(plain, "lab15/sun-cipher", "v2") is None
     index = FakeAPI({
         "v1": ("application/vnd.oci.image.index.v1+json", {"manifests": [
             {"digest": "att", "platform": {"os": "unknown", "architecture": "unknown"}},
             {"digest": "amd64", "platform": {"os": "linux", "architecture": "amd64"}}]}),
         "amd64": (oci, {"config": {"digest": "sha256:c2"}})})
-    assert podman_labs.pushed_config_digest(index, "lab15/sun-cipher", "v1") == "sha256:c2"
+    assert docker_checks.pushed_config_digest(index, "lab15/sun-cipher", "v1") == "sha256:c2"
 
 
 def test_the_lab_dockerfile_sets_the_label_the_check_reads_and_runs_the_app_as_pid_1():
-    folder = ROOT / "workloads" / "labs" / LAB_ID
+    folder = labs.get(LAB_ID).files
     steps = dockerfile_instructions((folder / "Dockerfile").read_text())
-    key, value = podman_labs.LAB15_LABEL
+    key, value = lab15.LAB15_LABEL
     assert ("LABEL", f'{key}="{value}"') in [(ins, args) for _, ins, args in steps]
     assert ("CMD", '["python", "/app/app.py"]') in [(ins, args) for _, ins, args in steps]
     app = (folder / "app.py").read_text()
@@ -100,9 +101,8 @@ def test_check_without_podman_fails_in_one_line(monkeypatch, tmp_path):
 
 def _check(lab):
     """Check, and prove it left the learner's files alone and never raised into a 'checker' line."""
-    before = _snapshot(lab.work_dir)
-    result = lab.check()
-    assert _snapshot(lab.work_dir) == before, f"{lab.id}: the Check changed the learner's files"
+    from test_lab_cycles import checked_read_only   # not at the top: test_lab_cycles imports this module
+    result = checked_read_only(lab)
     assert all(s.name in lab.checks for s in result.subchecks), str(result)
     assert all("\n" not in s.reason for s in result.subchecks), str(result)
     return result
@@ -133,15 +133,16 @@ REASONS = {
 
 
 def _podman_has(reference: str) -> bool:
-    return podman_labs.podman("image", "exists", reference).ok
+    return lab15.podman("image", "exists", reference).ok
 
 
-@pytest.mark.docker
-def test_check_fails_for_setup_and_wrong_attempts_and_passes_the_solution(podman_lab_env):
-    lab = labs.get(LAB_ID)
-    image = podman_labs._image(lab)
+def podman_cycle(lab) -> None:
+    """Lab 15's full cycle (tests/test_lab_cycles.py runs it), with what only Podman has: each wrong
+    attempt's reason, a second Check, and a bystander image in Podman's store that teardown keeps."""
+    from test_lab_cycles import non_vacuity_cycle
+    image = lab15._image(lab)
     # Something that is not the lab's, on the same base image: teardown must leave it.
-    assert podman_labs.podman("tag", "docker.io/library/python:3.13-slim", BYSTANDER).ok
+    assert lab15.podman("tag", "docker.io/library/python:3.13-slim", BYSTANDER).ok
 
     def fresh_setup():
         assert (lab.work_dir / "image" / "Dockerfile").exists() and not (lab.work_dir / "logs").exists()
@@ -156,7 +157,7 @@ def test_check_fails_for_setup_and_wrong_attempts_and_passes_the_solution(podman
     finally:
         lab.teardown()
     assert not lab.work_dir.exists()
-    assert podman_labs.podman_container(lab.names["container"]) is None
+    assert lab15.podman_container(lab.names["container"]) is None
     assert not _podman_has(image)
     assert _podman_has(BYSTANDER) and _podman_has("docker.io/library/python:3.13-slim")
-    podman_labs.podman("rmi", BYSTANDER)
+    lab15.podman("rmi", BYSTANDER)

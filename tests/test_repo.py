@@ -15,7 +15,8 @@ from ckalab import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-LABS = sorted((ROOT / "labs").glob("*.ipynb"))
+LABS = sorted((ROOT / "labs").glob("*/*.ipynb"))
+LAB_FILES = sorted((ROOT / "labs").glob("*/lab.py"))
 ALL_NOTEBOOKS = NOTEBOOKS + LABS
 BASE_IMAGES = {"python:3.13-slim", "python:3.13", "debian:trixie-slim", "scratch", "registry:3"}
 
@@ -73,9 +74,9 @@ def test_notebook_has_summary_mistakes_and_sources(path):
 def lab_next_line(path: Path) -> str:
     """`Next: [NN · Title](file)` of the following lab (its H1 after "Lab "); after the last, exam practice."""
     if path == LABS[-1]:
-        return "Next: [09 · Exam practice](../notebooks/09-exam-practice.ipynb)"
+        return "Next: [09 · Exam practice](../../notebooks/09-exam-practice.ipynb)"
     following = LABS[LABS.index(path) + 1]
-    return f"Next: [{read(following).cells[0].source.splitlines()[0].removeprefix('# Lab ')}]({following.name})"
+    return f"Next: [{read(following).cells[0].source.splitlines()[0].removeprefix('# Lab ')}](../{following.parent.name}/{following.name})"
 
 
 @pytest.mark.parametrize("path", LABS, ids=rel)
@@ -92,12 +93,13 @@ def test_lab_ends_with_summary_mistakes_sources_and_next(path):
 
 @pytest.mark.parametrize("lab", LABS, ids=rel)
 def test_every_lab_is_linked_from_a_lesson(lab):
-    linking = [p.name for p in NOTEBOOKS if f"../labs/{lab.name}" in markdown(read(p))]
+    linking = [p.name for p in NOTEBOOKS if f"../{lab.relative_to(ROOT).as_posix()}" in markdown(read(p))]
     assert linking, f"no notebook links {rel(lab)}: link it from the lesson that teaches its skill"
 
 
 def _workload_files(pattern: str):
-    return sorted(p for p in (ROOT / "workloads").rglob(pattern) if ".broken" not in p.name)
+    found = [*(ROOT / "workloads").rglob(pattern), *(ROOT / "labs").glob(f"*/files/**/{pattern}")]
+    return sorted(p for p in found if ".broken" not in p.name)
 
 
 def _is_kubernetes_object(doc) -> bool:
@@ -203,7 +205,7 @@ def test_generated_cells_are_up_to_date(path, tmp_path):
 def test_no_emoji_in_what_learners_read():
     """Without an emoji font these render as empty boxes (a pass then looks like a fail)."""
     emoji = re.compile("[\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff\u23e9-\u23fa]")
-    files = [*ALL_NOTEBOOKS, *sorted((ROOT / "ckalab").glob("*.py")), *sorted((ROOT / "quizzes").glob("*.yaml")),
+    files = [*ALL_NOTEBOOKS, *sorted((ROOT / "ckalab").glob("*.py")), *LAB_FILES, *sorted((ROOT / "quizzes").glob("*.yaml")),
              ROOT / "README.md"]
     found = [f"{rel(p)}: {m.group(0)!r}" for p in files for m in emoji.finditer(p.read_text())]
     assert found == [], found
@@ -264,8 +266,7 @@ def test_package_imports_form_a_tree():
 
 def test_every_module_is_used():
     """A module is imported by another one, called by a notebook as `ck.<module>`, run by the
-    Makefile as `python -m ckalab.<module>`, imported by a script, or registers labs."""
-    from ckalab import labs
+    Makefile as `python -m ckalab.<module>`, imported by a script or by a lab's lab.py."""
     graph = package_imports()
     imported = set().union(*graph.values())
     notebooks = "\n".join(path.read_text() for path in ALL_NOTEBOOKS)
@@ -274,7 +275,8 @@ def test_every_module_is_used():
     scripts = "\n".join(path.read_text() for path in (ROOT / "scripts").glob("*.py"))
     from_scripts = {name for line in re.findall(r"^from ckalab import (.+?)(?:  #.*)?$", scripts, re.M)
                     for name in re.split(r",\s*", line)}
-    used = imported | called | run | from_scripts | set(labs.LAB_MODULES) | {"__init__", "__main__"}
+    by_labs = {name for path in LAB_FILES for name in re.findall(r"^from ckalab\.([a-z_]+) import", path.read_text(), re.M)}
+    used = imported | called | run | from_scripts | by_labs | {"__init__", "__main__"}
     assert not sorted(set(graph) - used), f"modules nothing uses: {sorted(set(graph) - used)}"
 
 

@@ -281,7 +281,7 @@ def test_a_lesson_link_opens_its_lab(lab_server, page):
 
 def test_a_lab_fails_gives_a_hint_and_passes_after_a_terminal_fix(lab_server, page):
     _need("cluster")
-    lab_server.open(page, "labs/09-wrong-tag.ipynb")
+    lab_server.open(page, "labs/09-wrong-tag/09-wrong-tag.ipynb")
     run_cell(page, "REQUIRE = None")
     run_cell(page, "ck.start(")
     run_cell(page, "lab.setup()")

@@ -1,0 +1,127 @@
+"""Lab 09: Fix an ImagePullBackOff caused by a wrong tag."""
+
+from __future__ import annotations
+
+from ckalab import references
+from ckalab import registry as registry_module
+from ckalab.checks import CheckResult
+from ckalab.cluster_actions import (apply_manifest, build_push, delete_namespaces, kubectl, rollout_status,
+                                    wait_until_passes)
+from ckalab.cluster_checks import (CHECK_NOTE, Kube, _injected, check_deployment, check_pods, container,
+                                   open_host, selector_of, short, waiting_problems)
+from ckalab.errors import CourseError
+from ckalab.labs import Lab, WrongAttempt, register
+
+# ====================================================================== lab09 wrong tag
+
+L09 = "lab09-wrong-tag"
+# `tag` is what the registry has; `bad_tag` is the one the Deployment asks for.
+NAMES09 = {"ns": "lab09-inventory", "deploy": "inventory-api", "container": "api", "repo": "inventory-api",
+           "tag": "1.0", "bad_tag": "1.0.0"}
+
+
+def image09(lab: Lab) -> str:
+    return f"{open_host()}/{lab.names['repo']}:{lab.names['tag']}"
+
+
+def tag_exists(image: str) -> tuple[bool, str]:
+    """Is the image's tag (or digest) in the course's open registry? (ok, reason)"""
+    try:
+        ref = references.parse(image)
+    except CourseError as exc:
+        return False, exc.problem
+    if ref.registry != open_host():
+        return False, f"{image} is not in the course's registry {open_host()}"
+    api = _injected.get("registry") or registry_module.RegistryAPI(open_host(), timeout=1.5)
+    try:
+        if ref.digest:
+            api.manifest(ref.repository, ref.digest)
+            return True, f"{ref.digest[:19]}... exists in {ref.repository}"
+        tags = api.tags(ref.repository)
+    except CourseError as exc:
+        return False, f"{exc.problem}"
+    except Exception as exc:  # requests errors
+        return False, f"the registry {open_host()} did not answer ({type(exc).__name__}); run `make registries`"
+    tag = ref.tag or "latest"
+    if tag in tags:
+        return True, f"tag {tag} exists in {open_host()}/{ref.repository} (tags: {', '.join(tags)})"
+    return False, (f"{open_host()}/{ref.repository} has no tag {tag}; it has: {', '.join(tags) or 'no tags'}")
+
+
+def _check09(lab: Lab, r: CheckResult) -> None:
+    n = lab.names
+    kube = Kube()
+    dep = check_deployment(kube, r, n["ns"], n["deploy"])
+    if dep is None:
+        return
+    api = container(dep.spec.template.spec, n["container"])
+    ok, why = tag_exists(api.image) if api else (False, f"the Deployment has no container {n['container']}")
+    r.add("image tag exists in the registry", ok, f"{api.image if api else '?'}: {why}")
+    pods = kube.pods(n["ns"], selector_of(dep))
+
+    def image_of(pod):
+        c = container(pod.spec, n["container"])
+        return c.image if c else None
+    stale = [p.metadata.name for p in pods if image_of(p) != (api.image if api else None)]
+    waiting = [(p.metadata.name, w) for p in pods for w in waiting_problems(p)]
+    if waiting:
+        name, (cname, reason, message) = waiting[0]
+        r.add("no waiting reason", False, f"pod {name}: container {cname} waits with {reason}"
+                                          + (f" ({short(message, 140)})" if message else ""))
+    elif stale:
+        r.add("no waiting reason", False, f"pod {stale[0]} runs another image than the Deployment: a Pod "
+                                          "was edited; fix the Deployment's template instead")
+    else:
+        r.add("no waiting reason", True, "no container waits")
+    check_pods(r, n["deploy"], pods, dep.spec.replicas or 1)
+
+
+def _setup09(lab: Lab) -> None:
+    build_push(lab, image09(lab), lab.names["tag"])
+    apply_manifest(lab, "deployment.yaml")
+
+
+def _set_image09(lab: Lab, target: str, image: str) -> None:
+    kubectl("set", "image", target, f"{lab.names['container']}={image}", "-n", lab.names["ns"])
+
+
+def _solve09(lab: Lab) -> None:
+    _set_image09(lab, f"deployment/{lab.names['deploy']}", image09(lab))
+    rollout_status(lab.names["ns"], lab.names["deploy"])
+    wait_until_passes(lab, 60)
+
+
+def _teardown09(lab: Lab) -> None:
+    delete_namespaces(lab.names["ns"], wait=False)
+
+
+def _w09_edit_pod(lab: Lab) -> None:
+    n = lab.names
+    pods = kubectl("get", "pods", "-n", n["ns"], "-l", f"app={n['deploy']}", "-o", "name").output.split()
+    for pod in pods:
+        _set_image09(lab, pod, image09(lab))
+
+
+def _w09_latest(lab: Lab) -> None:
+    _set_image09(lab, f"deployment/{lab.names['deploy']}", f"{open_host()}/{lab.names['repo']}:latest")
+
+
+register(Lab(
+    id=L09, title="Fix an ImagePullBackOff caused by a wrong tag", level="cluster",
+    checks=["deployment exists", "image tag exists in the registry", "no waiting reason", "pods ready"],
+    first_failure="image tag exists in the registry",
+    hints=[
+        "`kubectl describe pod -n lab09-inventory -l app=inventory-api` ends with Events: read the "
+        "`Failed to pull image` line. What exactly does the registry say is missing?",
+        "Ask the registry which tags exist: `curl -s http://localhost:5001/v2/inventory-api/tags/list`. "
+        "Then change the Deployment's template (not a Pod: the ReplicaSet would bring the wrong one back).",
+        "kubectl set image deployment/inventory-api api=localhost:5001/inventory-api:1.0 -n lab09-inventory, "
+        "then kubectl rollout status deployment/inventory-api -n lab09-inventory.",
+    ],
+    setup_fn=_setup09, check_fn=_check09, solve_fn=_solve09, teardown_fn=_teardown09,
+    wrong_attempts=[
+        WrongAttempt("edits the Pods, not the Deployment", _w09_edit_pod, fails="image tag exists in the registry"),
+        WrongAttempt("switches to :latest (never pushed)", _w09_latest, fails="image tag exists in the registry"),
+    ],
+    check_note=CHECK_NOTE, names=NAMES09,
+))

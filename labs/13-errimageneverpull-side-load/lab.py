@@ -1,0 +1,124 @@
+"""Lab 13: ErrImageNeverPull: side-load an image into kind."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from ckalab import shell
+from ckalab.checks import CheckResult
+from ckalab.cluster_actions import (apply_manifest, build_push, crictl, delete_namespaces, kubectl,
+                                    rollout_status, wait_until_passes)
+from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_deployment, check_image_on_nodes, check_pods,
+                                   container, course_settings, node_images, normalized, selector_of, short)
+from ckalab.errors import CourseError
+from ckalab.labs import Lab, WrongAttempt, docker, register
+
+# ====================================================================== lab13 side-load
+
+L13 = "lab13-errimageneverpull-side-load"
+NS13, DEP13 = "lab13-ledger", "ledger-sync"
+IMAGE13 = "ledger-sync:1.0"
+
+
+def _check13(lab: Lab, r: CheckResult) -> None:
+    kube = Kube()
+    dep = check_deployment(kube, r, NS13, DEP13)
+    if dep is None:
+        return
+    c = container(dep.spec.template.spec, "sync")
+    policy = c.image_pull_policy if c else None
+    r.add("pull policy still Never", policy == "Never",
+          "imagePullPolicy: Never" if policy == "Never" else
+          f"imagePullPolicy is {policy}; keep Never and put the image on the node instead")
+    image = c.image if c else "?"
+    r.add("image unchanged", image == IMAGE13,
+          f"image {image}" + ("" if image == IMAGE13 else f"; keep {IMAGE13}"))
+    pods = kube.pods(NS13, selector_of(dep))
+    check_image_on_nodes(kube, r, pods, IMAGE13, f"kind load docker-image ... --name {course_settings().cluster_name}")
+    check_pods(r, DEP13, pods, dep.spec.replicas or 1, label="pods running")
+
+
+def _setup13(lab: Lab) -> None:
+    build_push(lab, IMAGE13, "1.0")               # built only: it goes to no registry
+    delete_namespaces(NS13)                       # no Pod may keep the image in use
+    crictl("rmi", normalized(IMAGE13))            # the starting state: NOT on the node (error ignored)
+    _wait_until_node_forgets(normalized(IMAGE13))
+    apply_manifest(lab, "deployment.yaml")
+
+
+def _wait_until_node_forgets(image: str, timeout: float = 120) -> None:
+    """Wait until no node lists `image` in status.images any more.
+
+    The kubelet reports the node's images with its periodic status update, so an image just
+    removed from containerd stays listed for a while; a Check in that window would see it.
+    """
+    deadline = time.monotonic() + timeout
+    while any(image in node_images(n) for n in Kube(budget=5).nodes()):
+        if time.monotonic() > deadline:
+            raise CourseError(f"The node still lists {image} in status.images {int(timeout)} s after "
+                              "it was removed from containerd.", "run lab.reset() again.")
+        time.sleep(3)
+
+
+def _solve13(lab: Lab) -> None:
+    result = shell.run(["kind", "load", "docker-image", IMAGE13, "--name", course_settings().cluster_name],
+                       env=shell.course_env(), timeout=600)
+    if not result.ok:
+        raise CourseError(f"kind load failed: {short(result.output, 300)}", "run `make doctor`.")
+    kubectl("rollout", "restart", f"deployment/{DEP13}", "-n", NS13)
+    rollout_status(NS13, DEP13)
+    wait_until_passes(lab, 150)
+
+
+def _teardown13(lab: Lab) -> None:
+    delete_namespaces(NS13)
+    # ledger-sync:latest is what the wrong-tag attempt (and a learner making it) loads.
+    for image in (IMAGE13, "ledger-sync:latest"):
+        crictl("rmi", normalized(image))
+
+
+def _w13_policy(lab: Lab) -> None:
+    kubectl("patch", f"deployment/{DEP13}", "-n", NS13, "-p", json.dumps(
+        {"spec": {"template": {"spec": {"containers": [{"name": "sync", "imagePullPolicy": "IfNotPresent"}]}}}}))
+
+
+def _w13_wrong_cluster(lab: Lab) -> None:
+    clusters = shell.run(["kind", "get", "clusters"], env=shell.course_env(), timeout=60).output.split()
+    # Without --name, kind loads into the cluster named `kind`. If this machine has one, it is not
+    # the course's: load into a name no cluster has instead, which leaves the lab's node the same.
+    name = ["--name", "ckalab-no-such-cluster"] if "kind" in clusters else []
+    shell.run(["kind", "load", "docker-image", IMAGE13, *name], env=shell.course_env(), timeout=300)
+
+
+def _w13_wrong_tag(lab: Lab) -> None:
+    docker("tag", IMAGE13, "ledger-sync:latest")
+    shell.run(["kind", "load", "docker-image", "ledger-sync:latest", "--name", course_settings().cluster_name],
+              env=shell.course_env(), timeout=600)
+
+
+register(Lab(
+    id=L13, title="ErrImageNeverPull: side-load an image into kind", level="cluster",
+    checks=["deployment exists", "pull policy still Never", "image unchanged", "image on the node",
+            "pods running"],
+    first_failure="image on the node",
+    hints=[
+        "imagePullPolicy: Never means the kubelet never pulls: the image must already be in the node's "
+        "containerd. The image ledger-sync:1.0 exists only in your Docker Engine (`docker images ledger-sync`).",
+        "kind copies an image from your Docker into the nodes: `kind load docker-image IMAGE --name CLUSTER`. "
+        "Without --name it targets a cluster called `kind`. Check the node with "
+        "`docker exec cka-images-control-plane crictl images | grep ledger-sync`.",
+        "kind load docker-image ledger-sync:1.0 --name cka-images, then kubectl rollout restart "
+        "deployment/ledger-sync -n lab13-ledger (or wait for the next retry). If kind load fails with "
+        "`ctr: content digest sha256:...: not found` (Docker's containerd image store), load one platform "
+        "from a file: `docker save --platform linux/amd64 -o ledger-sync.tar ledger-sync:1.0` (linux/arm64 "
+        "on Arm), then `kind load image-archive ledger-sync.tar --name cka-images`.",
+    ],
+    setup_fn=_setup13, check_fn=_check13, solve_fn=_solve13, teardown_fn=_teardown13,
+    wrong_attempts=[
+        WrongAttempt("changes the pull policy instead", _w13_policy, fails="pull policy still Never"),
+        WrongAttempt("kind load without --name (cluster `kind`)", _w13_wrong_cluster, fails="image on the node"),
+        WrongAttempt("loads ledger-sync:latest", _w13_wrong_tag, fails="image on the node"),
+    ],
+    check_note=CHECK_NOTE,
+))
