@@ -28,8 +28,9 @@ def build_push(lab: Lab, push_as: str, version: str, labels: dict | None = None)
                     *label_args, "-t", push_as, str(lab.files), timeout=600)
     if not result.ok:
         raise CourseError(f"Building {push_as} failed: {short(result.output, 300)}", "run `make doctor`.")
-    if "/" in push_as and push_as.split("/", 1)[0] in (course_settings().open_registry, course_settings().private_registry):
-        if push_as.startswith(course_settings().private_registry):
+    cfg = course_settings()
+    if "/" in push_as and push_as.split("/", 1)[0] in (cfg.open_registry, cfg.private_registry):
+        if push_as.startswith(cfg.private_registry):
             registry_module.login()
         result = docker("push", "-q", push_as, timeout=600)
         if not result.ok:
@@ -47,10 +48,10 @@ def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: f
 
 
 def _renames(lab: Lab, *, image_part: bool) -> dict[str, str]:
-    """{default: new} for the names a variant changed. `repo` and `*tag` names rename only the
+    """{default: new} for the names a variant changed. `*repo` and `*tag` names rename only the
     parts of image references; the others rename whole values (namespace, Deployment, label)."""
     return {str(lab.defaults[key]): str(value) for key, value in lab.names.items()
-            if value != lab.defaults[key] and (key == "repo" or key.endswith("tag")) == image_part}
+            if value != lab.defaults[key] and key.endswith(("repo", "tag")) == image_part}
 
 
 def _renamed(node, plain: dict, parts: dict, key: str | None = None):

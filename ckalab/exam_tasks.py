@@ -9,6 +9,9 @@ A task's setup, Check, reference solution and teardown ARE its lab's; this modul
 of its own, only the names, the statements and the order of sub-checks (always exactly the lab's
 `checks`, so a score is a plain tally). Names the exam creates: containers and local images
 `exam-*`, repositories `exam-<team>/<app>`, host ports 1810x, namespaces `exam-<team>-<environment>`.
+
+It is over 400 lines because it holds one concept, the task pool: each template's names and
+statement sit together, so a task reads in one place.
 """
 
 from __future__ import annotations
@@ -278,6 +281,21 @@ def _rollout_statement(task: Task) -> str:
         `kubectl rollout history` shows it for the new revision. The rollout must complete.""")
 
 
+def _rollback_names(rng, pick):                        # lab08
+    n = _cluster_names(pick)
+    n["good_tag"], n["bad_tag"] = _versions(pick, 2)
+    return n
+
+
+def _rollback_statement(task: Task) -> str:
+    n = task.names
+    return textwrap.dedent(f"""\
+        Deployment **`{n['deploy']}`** in namespace **`{n['ns']}`** was just updated to
+        `{_image(task, 'bad_tag')}`, and the rollout is stuck. Roll it back to the revision that
+        worked, so that all its replicas are Ready and the rollback shows in its revision history.
+        Do not delete or recreate the Deployment.""")
+
+
 def _secret_names(rng, pick):                          # lab10
     return {**_cluster_names(pick), "tag": pick.version()}
 
@@ -289,6 +307,22 @@ def _secret_statement(task: Task) -> str:
         `{_image(task, host=_cfg().private_registry_in_cluster)}` from the private registry. Give
         its Pods the registry credentials (the lab user, `ck.registry.credentials()`) in a Secret
         of type `kubernetes.io/dockerconfigjson`, and make sure its replicas are Ready.""")
+
+
+def _account_names(rng, pick):                         # lab12
+    n = _secret_names(rng, pick)
+    n["sa"] = f"{n['deploy']}-runner"
+    return n
+
+
+def _account_statement(task: Task) -> str:
+    n = task.names
+    return textwrap.dedent(f"""\
+        Deployment **`{n['deploy']}`** in namespace **`{n['ns']}`** runs as ServiceAccount
+        **`{n['sa']}`** and cannot pull `{_image(task, host=_cfg().private_registry_in_cluster)}`.
+        The Secret `regcred` in that namespace holds working registry credentials. Make every Pod
+        that runs as `{n['sa']}` get them, without listing `imagePullSecrets` in the Deployment
+        itself, and make sure its replicas are Ready.""")
 
 
 def _typo(tag: str, rng: random.Random) -> str:
@@ -345,8 +379,12 @@ TEMPLATES: list[Template] = [
              _podman_names, _podman_statement, needs="Podman"),
     Template("rollout", "rollouts", "lab07-update-image-record-cause", "Roll out a new image and record why",
              _rollout_names, _rollout_statement),
+    Template("rollback", "rollouts", "lab08-rollback-bad-update", "Roll back a stuck update",
+             _rollback_names, _rollback_statement),
     Template("pull-secret", "pull secrets", "lab10-missing-pull-secret", "Pull from a private registry",
              _secret_names, _secret_statement),
+    Template("serviceaccount-pull-secret", "pull secrets", "lab12-serviceaccount-pull-secret",
+             "Give a ServiceAccount's Pods the registry credentials", _account_names, _account_statement),
     Template("image-pull-error", "troubleshooting", "lab09-wrong-tag", "Fix Pods that cannot pull their image",
              _pull_names, _pull_statement),
     Template("image-archive", "troubleshooting", "lab16-save-image-load-on-node",

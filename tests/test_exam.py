@@ -40,13 +40,17 @@ def test_different_seeds_differ():
         assert len(values) > 5, key
 
 
+CLUSTER_KEYS = {"rollout", "rollback", "pull-secret", "serviceaccount-pull-secret", "image-pull-error",
+                "image-archive"}
+
+
 def test_draw_mixes_levels_and_never_repeats_a_name():
     for seed in range(50):
         tasks = T.draw(seed)
         assert [t.number for t in tasks] == list(range(1, len(tasks) + 1))
         assert sum(t.level == "docker" for t in tasks) == T.DOCKER_TASKS
         cluster = {t.key for t in tasks if t.level == "cluster"}
-        assert len(cluster) == T.CLUSTER_TASKS and cluster <= {"rollout", "pull-secret", "image-pull-error", "image-archive"}
+        assert len(cluster) == T.CLUSTER_TASKS and cluster <= CLUSTER_KEYS
         repos = [T.split_image(T.images_of(t)[-1])[1] for t in tasks]
         assert len(set(repos)) == len(repos), repos
         namespaces = [t.names["ns"] for t in tasks if "ns" in t.names]

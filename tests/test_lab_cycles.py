@@ -129,6 +129,7 @@ def test_full_cycle(lab_id, request):
     assert not lab.work_dir.exists()
 
 
+@pytest.mark.docker
 @pytest.mark.parametrize("cycle_id", EXAM_CYCLES)
 def test_exam_task_cycle(real_cycles, cycle_id):   # noqa: F811 - the fixture imported above
     """A mock-exam cluster task: its lab's full cycle under the exam's names (test_exam: Docker tasks)."""

@@ -338,3 +338,13 @@ def test_a_lab_folder_must_be_named_after_its_id(isolated_state, monkeypatch):
     monkeypatch.delitem(__import__("sys").modules, labs.module_name(folder), raising=False)
     with pytest.raises(ValueError, match="rename the folder to labs/99-greet/"):
         labs.all_labs()
+
+
+NODE_WIDE_LABS = {"lab17-kubelet-parallel-pulls", "lab18-crictl-container-report", "lab19-always-pull-images"}
+
+
+def test_every_lab_but_the_node_wide_ones_takes_names():
+    """What a learner types (namespace, Deployment, repository, tag, ports) comes from lab.names,
+    so the mock exam can draw the lab under other names (CONTRIBUTING: "Labs take names")."""
+    for lab in labs.all_labs():
+        assert bool(lab.names) == (lab.id not in NODE_WIDE_LABS), lab.id

@@ -12,8 +12,9 @@ from ckalab.labs import Lab, WrongAttempt, docker, register
 
 # ================================================================ lab02
 
-LAB02_IMAGE, LAB02_FAT = "lab02/invoice-api:check", "lab02/invoice-api:fat"
-LAB02_RUN, LAB02_PORT = "lab02-invoice-api", 19003
+# image: what the Check builds; fat: the starting image; run: the container the Check starts on port.
+NAMES02 = {"image": "lab02/invoice-api:check", "fat": "lab02/invoice-api:fat", "run": "lab02-invoice-api",
+           "port": 19003}
 LAB02_MARGIN_MB = 40  # measured: the venv with flask+gunicorn adds ~17 MB; the toolchain ~500 MB
 
 
@@ -30,11 +31,11 @@ def _mb(size: int) -> str:
 def _lab02_setup(lab: Lab) -> None:
     for name in ("app.py", "requirements.txt", "Dockerfile.broken"):
         lab.place(name)
-    lab.say("Building the current image as lab02/invoice-api:fat (cached after the first time) ...")
-    result = docker("build", "-q", "-t", LAB02_FAT, "-f", str(lab.files / "Dockerfile.broken"),
-                    str(lab.files), timeout=900)
+    lab.say(f"Building the current image as {lab.names['fat']} (cached after the first time) ...")
+    fat = lab.names["fat"]
+    result = docker("build", "-q", "-t", fat, "-f", str(lab.files / "Dockerfile.broken"), str(lab.files), timeout=900)
     if result.ok:
-        print(f"{LAB02_FAT}: {_mb(inspect_image(LAB02_FAT)['Size'])}; budget: {_mb(lab02_budget())}")
+        print(f"{fat}: {_mb(inspect_image(fat)['Size'])}; budget: {_mb(lab02_budget())}")
     else:
         print(result.output[-2000:])
 
@@ -44,35 +45,36 @@ def _lab02_check(lab: Lab, r: CheckResult) -> None:
     if text is None:
         r.add("builds", False, f"{lab.work_dir / 'Dockerfile'} is missing: run lab.reset()")
         return
-    ok, last = build(lab, lab.work_dir, LAB02_IMAGE)
-    if not r.add("builds", ok, f"built {LAB02_IMAGE}" if ok else f"docker build failed: {last}"):
+    ok, last = build(lab, lab.work_dir, lab.names["image"])
+    if not r.add("builds", ok, f"built {lab.names['image']}" if ok else f"docker build failed: {last}"):
         return
     stages = [args for _, ins, args in dockerfile_instructions(text) if ins == "FROM"]
     r.add("multi-stage build", len(stages) >= 2,
           f"{len(stages)} stages: " + " -> ".join(stages) if len(stages) >= 2 else
           "one FROM only: build in one stage, then start a clean stage and COPY --from=<stage> what runs")
-    found = docker("run", "--rm", "--entrypoint", "sh", LAB02_IMAGE, "-c",
+    found = docker("run", "--rm", "--entrypoint", "sh", lab.names["image"], "-c",
                    "command -v gcc cc make || true", timeout=60)
     tools = [l for l in found.output.split() if l.startswith("/")]
     r.add("no compiler in the final image", found.returncode == 127 or not tools,
           "no gcc, cc or make in the image" if not tools else
           f"the final image still has {', '.join(tools)}: the toolchain must stay in the build stage")
-    size, budget = (inspect_image(LAB02_IMAGE) or {}).get("Size", 0), lab02_budget() or 0
+    size, budget = (inspect_image(lab.names["image"]) or {}).get("Size", 0), lab02_budget() or 0
     r.add("under the size budget", 0 < size <= budget,
           f"{_mb(size)}, budget {_mb(budget)} (python:3.13-slim + {LAB02_MARGIN_MB} MB)" +
           ("" if size <= budget else ": deleting files in a later RUN does not shrink the layers "
                                     "below it; only what the last stage copies is shipped"))
     lab.say("Running the image ...")
+    run = lab.names["run"]
     try:
-        ok, err = run_detached(LAB02_RUN, LAB02_IMAGE, LAB02_PORT, 8080)
-        response = wait_http(f"http://127.0.0.1:{LAB02_PORT}/", LAB02_RUN, seconds=10) if ok else None
+        ok, err = run_detached(run, lab.names["image"], lab.names["port"], 8080)
+        response = wait_http(f"http://127.0.0.1:{lab.names['port']}/", run, seconds=10) if ok else None
         answered = response is not None and response.ok and "invoice-api" in response.text
         r.add("still answers", answered,
               "answers: " + response.text.strip() if answered else
-              f"nothing answered on port 8080 (container: {container_state(LAB02_RUN)}; last log line: "
-              f"{last_log_line(LAB02_RUN)})" if ok else f"docker run failed: {err}")
+              f"nothing answered on port 8080 (container: {container_state(run)}; last log line: "
+              f"{last_log_line(run)})" if ok else f"docker run failed: {err}")
     finally:
-        remove_containers(LAB02_RUN)
+        remove_containers(run)
 
 
 def _lab02_solve(lab: Lab) -> None:
@@ -80,8 +82,8 @@ def _lab02_solve(lab: Lab) -> None:
 
 
 def _lab02_teardown(lab: Lab) -> None:
-    remove_containers(LAB02_RUN)
-    remove_images(LAB02_IMAGE)
+    remove_containers(lab.names["run"])
+    remove_images(lab.names["image"])
 
 
 def _lab02_purge_later(lab: Lab) -> None:
@@ -125,4 +127,5 @@ register(Lab(
         WrongAttempt("toolchain dropped, still one stage", _lab02_one_stage, fails="multi-stage build"),
     ],
     check_note="Checking: this builds your Dockerfile and runs the image (about 10 s with a warm cache) ...",
+    names=NAMES02,
 ))

@@ -17,7 +17,8 @@ from ckalab.labs import Lab, WrongAttempt, docker, register
 
 # ================================================================ lab03
 
-LAB03_BEFORE, LAB03_AFTER = "lab03/catalog-indexer:check-before", "lab03/catalog-indexer:check-after"
+# The two builds the Check makes: of the learner's Dockerfile, and again after one code edit.
+NAMES03 = {"before": "lab03/catalog-indexer:check-before", "after": "lab03/catalog-indexer:check-after"}
 DEPENDENCY_STEP = re.compile(r"\bpip3?\s+install\b|\bpython3?\s+-m\s+pip\s+install\b")
 
 
@@ -74,14 +75,15 @@ def _lab03_setup(lab: Lab) -> None:
 
 
 def _lab03_check(lab: Lab, r: CheckResult) -> None:
+    before_image, after_image = lab.names["before"], lab.names["after"]
     if not (lab.work_dir / "Dockerfile").exists() or not (lab.work_dir / "indexer.py").exists():
         r.add("builds", False, f"{lab.work_dir} lacks the Dockerfile or indexer.py: run lab.reset()")
         return
     with tempfile.TemporaryDirectory(prefix="lab03-check-") as tmp:
         copy = Path(tmp) / "lab03"
         shutil.copytree(lab.work_dir, copy)
-        ok, last = build(lab, copy, LAB03_BEFORE)
-        if not r.add("builds", ok, f"built your Dockerfile as {LAB03_BEFORE}" if ok else
+        ok, last = build(lab, copy, before_image)
+        if not r.add("builds", ok, f"built your Dockerfile as {before_image}" if ok else
                      f"docker build failed: {last}"):
             return
         # A code edit nobody made before: a new BUILD value, in a copy of your files.
@@ -91,21 +93,21 @@ def _lab03_check(lab: Lab, r: CheckResult) -> None:
         if edited == source:
             edited = source + f'\nBUILD = "{nonce}"\n'
         (copy / "indexer.py").write_text(edited)
-        lab.say(f"Changed one line of indexer.py (in a copy) and rebuilding as {LAB03_AFTER} ...")
-        ok, last = build(lab, copy, LAB03_AFTER)
+        lab.say(f"Changed one line of indexer.py (in a copy) and rebuilding as {after_image} ...")
+        ok, last = build(lab, copy, after_image)
     if not ok:
         r.add("code edit shows in the image", False, f"the rebuild after a code edit failed: {last}")
         return
-    ran = docker("run", "--rm", LAB03_AFTER, timeout=60)
+    ran = docker("run", "--rm", after_image, timeout=60)
     r.add("code edit shows in the image", nonce in ran.output,
           f"the rebuilt image runs the edited code: {ran.output.strip()[:120]}" if nonce in ran.output else
           "the rebuilt image does not run the edited indexer.py "
           f"(it printed: {(ran.output.strip().splitlines() or ['nothing'])[-1][:120]})")
     lab.say("Comparing the layers of both builds ...")
-    before = (inspect_image(LAB03_BEFORE) or {}).get("RootFS", {}).get("Layers") or []
-    config = image_config(LAB03_AFTER)
+    before = (inspect_image(before_image) or {}).get("RootFS", {}).get("Layers") or []
+    config = image_config(after_image)
     if config is None:
-        r.add("dependency layer reused after a code edit", False, f"could not read the config of {LAB03_AFTER}")
+        r.add("dependency layer reused after a code edit", False, f"could not read the config of {after_image}")
         return
     steps = layer_steps(config)
     deps = [i for i, (_, step) in enumerate(steps) if DEPENDENCY_STEP.search(step)]
@@ -135,7 +137,7 @@ def _lab03_solve(lab: Lab) -> None:
 
 
 def _lab03_teardown(lab: Lab) -> None:
-    remove_images(LAB03_BEFORE, LAB03_AFTER)
+    remove_images(lab.names["before"], lab.names["after"])
 
 
 def _lab03_code_ignored(lab: Lab) -> None:
@@ -172,4 +174,5 @@ register(Lab(
     ],
     check_note="Checking: this builds your Dockerfile, edits a copy of the code and builds again "
                "(about 15 s with a warm cache) ...",
+    names=NAMES03,
 ))

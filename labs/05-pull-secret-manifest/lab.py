@@ -16,7 +16,7 @@ from ckalab.labs import Lab, WrongAttempt, register
 
 # ================================================================ lab05
 
-LAB05_NAME, LAB05_NAMESPACE = "ledger-pull", "payments"
+NAMES05 = {"secret": "ledger-pull", "ns": "payments"}
 
 
 def _lab05_file(lab: Lab) -> Path:
@@ -52,10 +52,11 @@ def _lab05_check(lab: Lab, r: CheckResult) -> None:
         return
     r.add("valid Secret manifest", True, f"{rel} is a valid v1 Secret (Kubernetes {validate.KUBERNETES_VERSION})")
     meta = secret.get("metadata") or {}
-    right = meta.get("name") == LAB05_NAME and meta.get("namespace") == LAB05_NAMESPACE
+    want = f"{lab.names['ns']}/{lab.names['secret']}"
+    right = meta.get("name") == lab.names["secret"] and meta.get("namespace") == lab.names["ns"]
     r.add("name and namespace", right,
-          f"{LAB05_NAMESPACE}/{LAB05_NAME}" if right else
-          f"it is {meta.get('namespace', '(no namespace)')}/{meta.get('name')}, not {LAB05_NAMESPACE}/{LAB05_NAME}: "
+          want if right else
+          f"it is {meta.get('namespace', '(no namespace)')}/{meta.get('name')}, not {want}: "
           "a Pod can only use a pull Secret from its own namespace")
     kind = secret.get("type") or "Opaque"
     r.add(f"type {pullsecrets.SECRET_TYPE}", kind == pullsecrets.SECRET_TYPE,
@@ -105,7 +106,7 @@ def _lab05_kubectl(lab: Lab, name: str, namespace: str, server: str, password: s
 
 
 def _lab05_solve(lab: Lab) -> None:
-    _lab05_kubectl(lab, LAB05_NAME, LAB05_NAMESPACE, settings_module.load().private_registry_in_cluster)
+    _lab05_kubectl(lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry_in_cluster)
 
 
 def _lab05_teardown(lab: Lab) -> None:
@@ -118,7 +119,7 @@ def _lab05_opaque(lab: Lab) -> None:
     config = pullsecrets.dockerconfigjson(settings_module.load().private_registry_in_cluster,
                                           creds.username, creds.password)
     manifest = {"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": LAB05_NAME, "namespace": LAB05_NAMESPACE},
+                "metadata": {"name": lab.names["secret"], "namespace": lab.names["ns"]},
                 "data": {"config.json": base64.b64encode(json.dumps(config).encode()).decode()}}
     lab.work_dir.mkdir(parents=True, exist_ok=True)
     _lab05_file(lab).write_text(yaml.safe_dump(manifest, sort_keys=False))
@@ -150,16 +151,17 @@ register(Lab(
     setup_fn=_lab05_setup, check_fn=_lab05_check, solve_fn=_lab05_solve, teardown_fn=_lab05_teardown,
     wrong_attempts=[
         WrongAttempt("server localhost:5002", lambda lab: _lab05_kubectl(
-            lab, LAB05_NAME, LAB05_NAMESPACE, settings_module.load().private_registry),
+            lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry),
             fails="server private-registry:5000"),
         WrongAttempt("wrong password", lambda lab: _lab05_kubectl(
-            lab, LAB05_NAME, LAB05_NAMESPACE, settings_module.load().private_registry_in_cluster,
+            lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry_in_cluster,
             password="not-the-password"), fails="credentials log in to the registry"),
         WrongAttempt("Opaque Secret holding a config.json", _lab05_opaque,
                      fails="type kubernetes.io/dockerconfigjson"),
         WrongAttempt("key named config.json", _lab05_wrong_key, fails="key .dockerconfigjson"),
         WrongAttempt("default namespace", lambda lab: _lab05_kubectl(
-            lab, LAB05_NAME, "default", settings_module.load().private_registry_in_cluster),
+            lab, lab.names["secret"], "default", settings_module.load().private_registry_in_cluster),
             fails="name and namespace"),
     ],
+    names=NAMES05,
 ))

@@ -13,29 +13,45 @@ import yaml
 from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import inspect_image, pushed_config, remove_images
+from ckalab.docker_checks import inspect_image, pushed_config, pushed_config_digest, remove_images
 from ckalab.labs import Lab, WrongAttempt, docker, register
 
 # ================================================================ lab06
 
-LAB06_REPO = "lab06/ledger-api"
-LAB06_TAGS = ("1.3", "1.4")
+# tag: the release to pin; old_tag: an older release in the same repository.
+NAMES06 = {"repo": "lab06/ledger-api", "tag": "1.4", "old_tag": "1.3"}
+SERVED = "digest the registry serves for the tag"
 
 
-def _lab06_image(tag: str) -> str:
-    return f"{settings_module.load().open_registry}/{LAB06_REPO}:{tag}"
+def _lab06_image(lab: Lab, tag: str) -> str:
+    return f"{settings_module.load().open_registry}/{lab.names['repo']}:{tag}"
+
+
+def _tags(lab: Lab) -> tuple[str, str]:
+    return lab.names["old_tag"], lab.names["tag"]
 
 
 def _lab06_file(lab: Lab) -> Path:
     return lab.work_dir / "deployment.yaml"
 
 
+def _place_deployment(lab: Lab, *, overwrite: bool = False) -> None:
+    """The starting manifest, naming this lab's repository and tag (a variant's, too)."""
+    path = _lab06_file(lab)
+    if overwrite or not path.exists():
+        d = lab.defaults
+        text = (lab.files / "deployment.yaml").read_text().replace(
+            f"/{d['repo']}:{d['tag']}", f"/{lab.names['repo']}:{lab.names['tag']}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
 def _lab06_setup(lab: Lab) -> None:
-    lab.place("deployment.yaml")
+    _place_deployment(lab)
     api = registry.api("open")
-    for tag in LAB06_TAGS:
-        image = _lab06_image(tag)
-        if inspect_image(image) is not None and pushed_config(api, LAB06_REPO, tag) is not None:
+    for tag in _tags(lab):
+        image = _lab06_image(lab, tag)
+        if inspect_image(image) is not None and pushed_config(api, lab.names["repo"], tag) is not None:
             continue
         with tempfile.TemporaryDirectory(prefix="lab06-") as tmp:
             shutil.copy(lab.files / "Dockerfile", tmp)
@@ -45,7 +61,7 @@ def _lab06_setup(lab: Lab) -> None:
         if not push.ok:
             raise registry.CourseError(f"Could not build and push {image}: {push.output.strip()[-300:]}",
                                        "run `make doctor`, then lab.reset().")
-    print(f"{_lab06_image('1.3')} and {_lab06_image('1.4')} are in the open registry.")
+    print(" and ".join(_lab06_image(lab, tag) for tag in _tags(lab)) + " are in the open registry.")
 
 
 def _lab06_check(lab: Lab, r: CheckResult) -> None:
@@ -74,43 +90,42 @@ def _lab06_check(lab: Lab, r: CheckResult) -> None:
     r.add("pinned by digest", bool(ref.digest),
           f"the image is pinned to {ref.digest}" if ref.digest else
           f"`{image}` names a tag only: a tag can be moved to other content; add @sha256:<digest>")
-    repository = f"{cfg.open_registry}/{LAB06_REPO}"
+    repository, tag = f"{cfg.open_registry}/{lab.names['repo']}", lab.names["tag"]
     right_repo = ref.name == repository
     r.add("same repository", right_repo,
           repository if right_repo else f"the image is {ref.name}, not {repository}")
     if not ref.digest:
         return
-    served = registry.api("open", cfg).manifest(LAB06_REPO, "1.4").digest
-    r.add("digest the registry serves for 1.4", ref.digest == served,
-          f"matches the Docker-Content-Digest of {repository}:1.4" if ref.digest == served else
-          f"{ref.digest[:19]}... is not {served[:19]}..., the digest the registry reports for 1.4 "
+    served = registry.api("open", cfg).manifest(lab.names["repo"], tag).digest
+    r.add(SERVED, ref.digest == served,
+          f"matches the Docker-Content-Digest of {repository}:{tag}" if ref.digest == served else
+          f"{ref.digest[:19]}... is not {served[:19]}..., the digest the registry reports for {tag} "
           "(an image ID or another tag's digest does not match: ask the registry)")
 
 
 def _lab06_pin(lab: Lab, digest: str, repository: str | None = None, keep_tag: bool = True) -> None:
-    lab.place("deployment.yaml")
-    repository = repository or f"{settings_module.load().open_registry}/{LAB06_REPO}"
-    reference = f"{repository}:1.4@{digest}" if keep_tag else f"{repository}@{digest}"
+    _place_deployment(lab)
+    repository = repository or f"{settings_module.load().open_registry}/{lab.names['repo']}"
+    reference = f"{repository}:{lab.names['tag']}@{digest}" if keep_tag else f"{repository}@{digest}"
     text = _lab06_file(lab).read_text()
     _lab06_file(lab).write_text(re.sub(r"image: .*", f"image: {reference}", text, count=1))
 
 
-def _lab06_config_digest() -> str:
-    """The digest of 1.4's image config: what `docker image ls` shows as IMAGE ID with the classic store."""
-    api = registry.api("open")
-    manifest = api.manifest(LAB06_REPO, "1.4")
-    body = manifest.body
-    if manifest.is_index:
-        body = api.manifest(LAB06_REPO, body["manifests"][0]["digest"]).body
-    return body["config"]["digest"]
+def _served_digest(lab: Lab, tag_name: str = "tag") -> str:
+    return registry.api("open").manifest(lab.names["repo"], lab.names[tag_name]).digest
+
+
+def _lab06_config_digest(lab: Lab) -> str:
+    """The digest of the tag's image config: what `docker image ls` shows as IMAGE ID with the classic store."""
+    return pushed_config_digest(registry.api("open"), lab.names["repo"], lab.names["tag"])
 
 
 def _lab06_solve(lab: Lab) -> None:
-    _lab06_pin(lab, registry.api("open").manifest(LAB06_REPO, "1.4").digest, keep_tag=False)
+    _lab06_pin(lab, _served_digest(lab), keep_tag=False)
 
 
 def _lab06_teardown(lab: Lab) -> None:
-    remove_images(*(_lab06_image(tag) for tag in LAB06_TAGS))
+    remove_images(*(_lab06_image(lab, tag) for tag in _tags(lab)))
 
 
 register(Lab(
@@ -118,7 +133,7 @@ register(Lab(
     title="Pin ledger-api to the digest the registry serves",
     level="docker",
     checks=["valid Deployment manifest", "pinned by digest", "same repository",
-            "digest the registry serves for 1.4"],
+            SERVED],
     first_failure="pinned by digest",
     hints=[
         "A digest is the sha256 of the manifest the registry serves. Ask the registry for "
@@ -132,14 +147,13 @@ register(Lab(
     setup_fn=_lab06_setup, check_fn=_lab06_check, solve_fn=_lab06_solve, teardown_fn=_lab06_teardown,
     wrong_attempts=[
         WrongAttempt("config digest (the classic image ID) instead of the manifest digest", lambda lab: _lab06_pin(
-            lab, _lab06_config_digest()), fails="digest the registry serves for 1.4"),
-        WrongAttempt("digest of 1.3", lambda lab: _lab06_pin(
-            lab, registry.api("open").manifest(LAB06_REPO, "1.3").digest),
-            fails="digest the registry serves for 1.4"),
-        WrongAttempt("tag only", lambda lab: lab.place("deployment.yaml", overwrite=True),
-                     fails="pinned by digest"),
+            lab, _lab06_config_digest(lab)), fails=SERVED),
+        WrongAttempt("digest of the older tag", lambda lab: _lab06_pin(lab, _served_digest(lab, "old_tag")),
+                     fails=SERVED),
+        WrongAttempt("tag only", lambda lab: _place_deployment(lab, overwrite=True), fails="pinned by digest"),
         WrongAttempt("digest on another repository", lambda lab: _lab06_pin(
-            lab, registry.api("open").manifest(LAB06_REPO, "1.4").digest,
-            repository=f"{settings_module.load().open_registry}/lab06/ledger"), fails="same repository"),
+            lab, _served_digest(lab),
+            repository=f"{settings_module.load().open_registry}/{lab.names['repo']}-other"), fails="same repository"),
     ],
+    names=NAMES06,
 ))

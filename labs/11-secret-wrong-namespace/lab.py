@@ -15,17 +15,20 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, PULL_SECRET, PULL_SECRET_CH
 from ckalab.labs import Lab, WrongAttempt, register
 
 L11 = "lab11-secret-wrong-namespace"
-NS11, NS11_OTHER, DEP11 = "lab11-reports", "lab11-platform", "report-builder"
+NAMES11 = {"ns": "lab11-reports", "other_ns": "lab11-platform", "deploy": "report-builder", "container": "builder",
+           "repo": "report-builder", "tag": "1.0"}
 
 
 def _check11(lab: Lab, r: CheckResult) -> None:
-    check_private_deployment(Kube(), r, NS11, DEP11, "builder")
+    n = lab.names
+    check_private_deployment(Kube(), r, n["ns"], n["deploy"], n["container"])
 
 
 def _setup11(lab: Lab) -> None:
-    build_push(lab, f"{course_settings().private_registry}/report-builder:1.0", "1.0")
+    n = lab.names
+    build_push(lab, f"{course_settings().private_registry}/{n['repo']}:{n['tag']}", n["tag"])
     apply_manifest(lab, "namespaces.yaml")
-    create_pull_secret(NS11_OTHER)
+    create_pull_secret(n["other_ns"])
     apply_manifest(lab, "deployment.yaml")
 
 
@@ -42,9 +45,10 @@ def copy_secret(src_ns: str, dest_ns: str, name: str = PULL_SECRET) -> None:
 
 
 def _solve11(lab: Lab) -> None:
-    copy_secret(NS11_OTHER, NS11)
-    kubectl("rollout", "restart", f"deployment/{DEP11}", "-n", NS11)
-    rollout_status(NS11, DEP11)
+    n = lab.names
+    copy_secret(n["other_ns"], n["ns"])
+    kubectl("rollout", "restart", f"deployment/{n['deploy']}", "-n", n["ns"])
+    rollout_status(n["ns"], n["deploy"])
     wait_until_passes(lab, 60)
 
 
@@ -52,19 +56,19 @@ WRONG_ATTEMPT_LABEL = "io.ckalab.wrong-attempt"
 
 
 def _teardown11(lab: Lab) -> None:
-    delete_namespaces(NS11, NS11_OTHER, wait=False)
+    delete_namespaces(lab.names["ns"], lab.names["other_ns"], wait=False)
     kubectl("delete", "secret", "-n", "default", "-l", f"{WRONG_ATTEMPT_LABEL}={L11}", "--ignore-not-found",
             check=False)
 
 
 def _w11_default_ns(lab: Lab) -> None:
-    copy_secret(NS11_OTHER, "default")
+    copy_secret(lab.names["other_ns"], "default")
     # Marked, so that teardown removes what the attempt left outside the lab's namespaces.
     kubectl("label", "secret", PULL_SECRET, "-n", "default", "--overwrite", f"{WRONG_ATTEMPT_LABEL}={L11}")
 
 
 def _w11_localhost(lab: Lab) -> None:
-    create_pull_secret(NS11, server=course_settings().private_registry)
+    create_pull_secret(lab.names["ns"], server=course_settings().private_registry)
 
 
 register(Lab(
@@ -88,4 +92,5 @@ register(Lab(
         WrongAttempt("new Secret for localhost:5002", _w11_localhost, fails="server matches the image host"),
     ],
     check_note=CHECK_NOTE,
+    names=NAMES11,
 ))

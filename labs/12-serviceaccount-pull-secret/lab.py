@@ -15,42 +15,44 @@ from ckalab.labs import Lab, WrongAttempt, register
 # ====================================================================== lab12 ServiceAccount
 
 L12 = "lab12-serviceaccount-pull-secret"
-NS12, DEP12, SA12 = "lab12-analytics", "nightly-report", "report-runner"
+NAMES12 = {"ns": "lab12-analytics", "deploy": "nightly-report", "container": "report", "repo": "nightly-report",
+           "tag": "1.0", "sa": "report-runner"}
 
 
 def _check12(lab: Lab, r: CheckResult) -> None:
+    ns, deploy, account = lab.names["ns"], lab.names["deploy"], lab.names["sa"]
     kube = Kube()
-    dep = check_deployment(kube, r, NS12, DEP12)
+    dep = check_deployment(kube, r, ns, deploy)
     if dep is None:
         return
     spec = dep.spec.template.spec
-    sa = kube.service_account(NS12, SA12)
+    sa = kube.service_account(ns, account)
     listed = [s.name for s in (sa.image_pull_secrets or [])] if sa else []
     if sa is None:
-        r.add("service account has the pull secret", False, f"there is no ServiceAccount {SA12} in {NS12}; "
+        r.add("service account has the pull secret", False, f"there is no ServiceAccount {account} in {ns}; "
                                                             "run lab.reset()")
     elif not listed:
         mounted = [s.name for s in sa.secrets or []]
         r.add("service account has the pull secret", False,
-              f"serviceaccount/{SA12} has no imagePullSecrets"
+              f"serviceaccount/{account} has no imagePullSecrets"
               + (f" (its `secrets` field lists {', '.join(mounted)}, which is not used for pulling)"
                  if mounted else ""))
     else:
-        c = container(spec, "report")
+        c = container(spec, lab.names["container"])
         host = references.parse(c.image).registry if c else private_host()
         trial = CheckResult(r.lab)
-        check_secret(kube, trial, NS12, listed[0], host)
+        check_secret(kube, trial, ns, listed[0], host)
         r.add("service account has the pull secret", trial.passed,
-              f"serviceaccount/{SA12} imagePullSecrets: {', '.join(listed)}" + (
+              f"serviceaccount/{account} imagePullSecrets: {', '.join(listed)}" + (
                   "" if trial.passed else f"; but {trial.failed()[0].reason}"))
     uses = spec.service_account_name or "default"
-    r.add("deployment uses that service account", uses == SA12,
-          f"the Pod template uses serviceAccountName {uses}" + ("" if uses == SA12 else f", not {SA12}"))
+    r.add("deployment uses that service account", uses == account,
+          f"the Pod template uses serviceAccountName {uses}" + ("" if uses == account else f", not {account}"))
     inline = [s.name for s in spec.image_pull_secrets or []]
     r.add("no imagePullSecrets in the Deployment", not inline,
           "the Pod template lists none; they come from the ServiceAccount" if not inline else
-          f"the Pod template lists {', '.join(inline)} itself; the task is to attach it to {SA12}")
-    pods = kube.pods(NS12, selector_of(dep))
+          f"the Pod template lists {', '.join(inline)} itself; the task is to attach it to {account}")
+    pods = kube.pods(ns, selector_of(dep))
     missing = [p.metadata.name for p in pods
                if not set(listed or [PULL_SECRET]) & {s.name for s in p.spec.image_pull_secrets or []}]
     if not pods:
@@ -60,48 +62,53 @@ def _check12(lab: Lab, r: CheckResult) -> None:
               f"all {len(pods)} Pod(s) have it in spec.imagePullSecrets" if not missing else
               f"pod {missing[0]} has no imagePullSecrets: it was created before the ServiceAccount changed "
               "(admission copies them only when a Pod is created); `kubectl rollout restart` makes new Pods")
-    check_pods(r, DEP12, pods, dep.spec.replicas or 1)
+    check_pods(r, deploy, pods, dep.spec.replicas or 1)
 
 
 def _setup12(lab: Lab) -> None:
-    build_push(lab, f"{course_settings().private_registry}/nightly-report:1.0", "1.0")
+    n = lab.names
+    build_push(lab, f"{course_settings().private_registry}/{n['repo']}:{n['tag']}", n["tag"])
     apply_manifest(lab, "namespace.yaml")
-    create_pull_secret(NS12)
+    create_pull_secret(n["ns"])
     apply_manifest(lab, "deployment.yaml")
 
 
-def _patch_sa(name: str = SA12) -> None:
-    kubectl("patch", f"serviceaccount/{name}", "-n", NS12, "-p",
-            json.dumps({"imagePullSecrets": [{"name": PULL_SECRET}]}))
+def _patch_sa(lab: Lab, field: str = "imagePullSecrets", account: str | None = None) -> None:
+    kubectl("patch", f"serviceaccount/{account or lab.names['sa']}", "-n", lab.names["ns"], "-p",
+            json.dumps({field: [{"name": PULL_SECRET}]}))
+
+
+def _restart(lab: Lab) -> None:
+    kubectl("rollout", "restart", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"])
 
 
 def _solve12(lab: Lab) -> None:
-    _patch_sa()
-    kubectl("rollout", "restart", f"deployment/{DEP12}", "-n", NS12)
-    rollout_status(NS12, DEP12)
+    _patch_sa(lab)
+    _restart(lab)
+    rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 60)
 
 
 def _teardown12(lab: Lab) -> None:
-    delete_namespaces(NS12, wait=False)
+    delete_namespaces(lab.names["ns"], wait=False)
 
 
 def _w12_no_restart(lab: Lab) -> None:
-    _patch_sa()
+    _patch_sa(lab)
 
 
 def _w12_inline(lab: Lab) -> None:
-    patch_pull_secret(NS12, DEP12)
+    patch_pull_secret(lab.names["ns"], lab.names["deploy"])
 
 
 def _w12_default_sa(lab: Lab) -> None:
-    _patch_sa("default")
-    kubectl("rollout", "restart", f"deployment/{DEP12}", "-n", NS12)
+    _patch_sa(lab, account="default")
+    _restart(lab)
 
 
 def _w12_secrets_field(lab: Lab) -> None:
-    kubectl("patch", f"serviceaccount/{SA12}", "-n", NS12, "-p", json.dumps({"secrets": [{"name": PULL_SECRET}]}))
-    kubectl("rollout", "restart", f"deployment/{DEP12}", "-n", NS12)
+    _patch_sa(lab, field="secrets")
+    _restart(lab)
 
 
 register(Lab(
@@ -130,4 +137,5 @@ register(Lab(
                      fails="service account has the pull secret"),
     ],
     check_note=CHECK_NOTE,
+    names=NAMES12,
 ))

@@ -17,33 +17,38 @@ from ckalab.labs import Lab, WrongAttempt, docker, register
 # ====================================================================== lab13 side-load
 
 L13 = "lab13-errimageneverpull-side-load"
-NS13, DEP13 = "lab13-ledger", "ledger-sync"
-IMAGE13 = "ledger-sync:1.0"
+NAMES13 = {"ns": "lab13-ledger", "deploy": "ledger-sync", "container": "sync", "repo": "ledger-sync", "tag": "1.0"}
+
+
+def image13(lab: Lab, tag: str | None = None) -> str:
+    """The image only the learner's Docker has (no registry host: it is never pushed)."""
+    return f"{lab.names['repo']}:{tag or lab.names['tag']}"
 
 
 def _check13(lab: Lab, r: CheckResult) -> None:
     kube = Kube()
-    dep = check_deployment(kube, r, NS13, DEP13)
+    dep = check_deployment(kube, r, lab.names["ns"], lab.names["deploy"])
     if dep is None:
         return
-    c = container(dep.spec.template.spec, "sync")
+    c = container(dep.spec.template.spec, lab.names["container"])
     policy = c.image_pull_policy if c else None
     r.add("pull policy still Never", policy == "Never",
           "imagePullPolicy: Never" if policy == "Never" else
           f"imagePullPolicy is {policy}; keep Never and put the image on the node instead")
     image = c.image if c else "?"
-    r.add("image unchanged", image == IMAGE13,
-          f"image {image}" + ("" if image == IMAGE13 else f"; keep {IMAGE13}"))
-    pods = kube.pods(NS13, selector_of(dep))
-    check_image_on_nodes(kube, r, pods, IMAGE13, f"kind load docker-image ... --name {course_settings().cluster_name}")
-    check_pods(r, DEP13, pods, dep.spec.replicas or 1, label="pods running")
+    r.add("image unchanged", image == image13(lab),
+          f"image {image}" + ("" if image == image13(lab) else f"; keep {image13(lab)}"))
+    pods = kube.pods(lab.names["ns"], selector_of(dep))
+    check_image_on_nodes(kube, r, pods, image13(lab),
+                         f"kind load docker-image ... --name {course_settings().cluster_name}")
+    check_pods(r, lab.names["deploy"], pods, dep.spec.replicas or 1, label="pods running")
 
 
 def _setup13(lab: Lab) -> None:
-    build_push(lab, IMAGE13, "1.0")               # built only: it goes to no registry
-    delete_namespaces(NS13)                       # no Pod may keep the image in use
-    crictl("rmi", normalized(IMAGE13))            # the starting state: NOT on the node (error ignored)
-    _wait_until_node_forgets(normalized(IMAGE13))
+    build_push(lab, image13(lab), lab.names["tag"])   # built only: it goes to no registry
+    delete_namespaces(lab.names["ns"])                # no Pod may keep the image in use
+    crictl("rmi", normalized(image13(lab)))           # the starting state: NOT on the node (error ignored)
+    _wait_until_node_forgets(normalized(image13(lab)))
     apply_manifest(lab, "deployment.yaml")
 
 
@@ -62,25 +67,26 @@ def _wait_until_node_forgets(image: str, timeout: float = 120) -> None:
 
 
 def _solve13(lab: Lab) -> None:
-    result = shell.run(["kind", "load", "docker-image", IMAGE13, "--name", course_settings().cluster_name],
+    result = shell.run(["kind", "load", "docker-image", image13(lab), "--name", course_settings().cluster_name],
                        env=shell.course_env(), timeout=600)
     if not result.ok:
         raise CourseError(f"kind load failed: {short(result.output, 300)}", "run `make doctor`.")
-    kubectl("rollout", "restart", f"deployment/{DEP13}", "-n", NS13)
-    rollout_status(NS13, DEP13)
+    kubectl("rollout", "restart", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"])
+    rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 150)
 
 
 def _teardown13(lab: Lab) -> None:
-    delete_namespaces(NS13)
-    # ledger-sync:latest is what the wrong-tag attempt (and a learner making it) loads.
-    for image in (IMAGE13, "ledger-sync:latest"):
+    delete_namespaces(lab.names["ns"])
+    # REPO:latest is what the wrong-tag attempt (and a learner making it) loads.
+    for image in (image13(lab), image13(lab, "latest")):
         crictl("rmi", normalized(image))
 
 
 def _w13_policy(lab: Lab) -> None:
-    kubectl("patch", f"deployment/{DEP13}", "-n", NS13, "-p", json.dumps(
-        {"spec": {"template": {"spec": {"containers": [{"name": "sync", "imagePullPolicy": "IfNotPresent"}]}}}}))
+    kubectl("patch", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"], "-p", json.dumps(
+        {"spec": {"template": {"spec": {"containers": [{"name": lab.names["container"],
+                                                      "imagePullPolicy": "IfNotPresent"}]}}}}))
 
 
 def _w13_wrong_cluster(lab: Lab) -> None:
@@ -88,12 +94,12 @@ def _w13_wrong_cluster(lab: Lab) -> None:
     # Without --name, kind loads into the cluster named `kind`. If this machine has one, it is not
     # the course's: load into a name no cluster has instead, which leaves the lab's node the same.
     name = ["--name", "ckalab-no-such-cluster"] if "kind" in clusters else []
-    shell.run(["kind", "load", "docker-image", IMAGE13, *name], env=shell.course_env(), timeout=300)
+    shell.run(["kind", "load", "docker-image", image13(lab), *name], env=shell.course_env(), timeout=300)
 
 
 def _w13_wrong_tag(lab: Lab) -> None:
-    docker("tag", IMAGE13, "ledger-sync:latest")
-    shell.run(["kind", "load", "docker-image", "ledger-sync:latest", "--name", course_settings().cluster_name],
+    docker("tag", image13(lab), image13(lab, "latest"))
+    shell.run(["kind", "load", "docker-image", image13(lab, "latest"), "--name", course_settings().cluster_name],
               env=shell.course_env(), timeout=600)
 
 
@@ -121,4 +127,5 @@ register(Lab(
         WrongAttempt("loads ledger-sync:latest", _w13_wrong_tag, fails="image on the node"),
     ],
     check_note=CHECK_NOTE,
+    names=NAMES13,
 ))

@@ -16,7 +16,17 @@ from ckalab.labs import Lab, WrongAttempt, register
 # ====================================================================== lab14 crictl
 
 L14 = "lab14-crictl-find-failing-image"
-NS14, DEP14 = "lab14-fraud", "fraud-scorer"
+# The Deployment's two containers: repo:tag works; agent_repo:agent_tag (private, no pull Secret) fails.
+NAMES14 = {"ns": "lab14-fraud", "deploy": "fraud-scorer", "repo": "fraud-scorer", "tag": "2.4",
+           "agent_repo": "metrics-agent", "agent_tag": "0.9"}
+
+
+def working_image(lab: Lab) -> str:
+    return f"{open_host()}/{lab.names['repo']}:{lab.names['tag']}"
+
+
+def failing_image(lab: Lab, host: str | None = None) -> str:
+    return f"{host or private_host()}/{lab.names['agent_repo']}:{lab.names['agent_tag']}"
 REASONS = ("not-found", "unauthorized", "unreachable", "never-pull")
 ANSWER_FORMAT = "image=<image reference as in the Pod spec>\nreason=<one of: " + ", ".join(REASONS) + ">"
 
@@ -48,14 +58,15 @@ def read_answer(path: Path) -> dict | str:
 
 def failing_container(kube: Kube, dep) -> tuple | None:
     """(pod, container name, image, reason, message) of the first container failing to get its image."""
-    for pod in kube.pods(NS14, selector_of(dep)):
+    ns = dep.metadata.namespace
+    for pod in kube.pods(ns, selector_of(dep)):
         for cname, reason, message in waiting_problems(pod):
             if reason in PULL_REASONS:
                 spec_c = container(pod.spec, cname) or next(
                     (c for c in pod.spec.init_containers or [] if c.name == cname), None)
                 detail = message
                 if classify(detail) == "unknown":     # older kubelets: only "Back-off pulling image ..."
-                    events = [e for e in kube.pull_events(NS14, pod.metadata.name)
+                    events = [e for e in kube.pull_events(ns, pod.metadata.name)
                               if (e.message or "").startswith("Failed to pull image")]
                     if events:
                         detail = events[-1].message
@@ -70,10 +81,11 @@ def _check14(lab: Lab, r: CheckResult) -> None:
         return
     r.add("answer file exists", True, f"image={answer['image']}  reason={answer['reason']}")
     kube = Kube()
-    dep = kube.deployment(NS14, DEP14)
+    ns, deploy = lab.names["ns"], lab.names["deploy"]
+    dep = kube.deployment(ns, deploy)
     found = failing_container(kube, dep) if dep is not None else None
     if found is None:
-        r.add("failing pod found", False, f"no Pod of {DEP14} in {NS14} waits for an image any more; "
+        r.add("failing pod found", False, f"no Pod of {deploy} in {ns} waits for an image any more; "
                                           "run lab.reset() to start again")
         return
     pod, cname, image, reason, detail = found
@@ -97,7 +109,7 @@ def _check14(lab: Lab, r: CheckResult) -> None:
               "node shows the full error")
 
 
-def _forget_private_image14() -> None:
+def _forget_private_image14(lab: Lab) -> None:
     """Remove the private image from the node's containerd (errors ignored: it may be absent).
 
     A `crictl pull --creds` on the node (hint 3) stores it there, and the kubelet's default
@@ -105,14 +117,14 @@ def _forget_private_image14() -> None:
     for an image it did not pull itself: under IfNotPresent the container would then start without
     a pull Secret, and the lab could never be broken again.
     """
-    delete_namespaces(NS14)                       # no container may keep the image in use
-    crictl("rmi", normalized(f"{private_host()}/metrics-agent:0.9"))
+    delete_namespaces(lab.names["ns"])            # no container may keep the image in use
+    crictl("rmi", normalized(failing_image(lab)))
 
 
 def _setup14(lab: Lab) -> None:
-    build_push(lab, f"{open_host()}/fraud-scorer:2.4", "2.4")
-    build_push(lab, f"{course_settings().private_registry}/metrics-agent:0.9", "0.9")
-    _forget_private_image14()
+    build_push(lab, working_image(lab), lab.names["tag"])
+    build_push(lab, failing_image(lab, course_settings().private_registry), lab.names["agent_tag"])
+    _forget_private_image14(lab)
     apply_manifest(lab, "deployment.yaml")
     lab.work_dir.mkdir(parents=True, exist_ok=True)
 
@@ -120,13 +132,14 @@ def _setup14(lab: Lab) -> None:
 def _solve14(lab: Lab) -> None:
     deadline = time.monotonic() + 120
     while True:
-        dep = Kube(budget=5).deployment(NS14, DEP14)
+        dep = Kube(budget=5).deployment(lab.names["ns"], lab.names["deploy"])
         found = failing_container(Kube(budget=5), dep) if dep else None
         if found or time.monotonic() > deadline:
             break
         time.sleep(3)
     if not found:
-        raise CourseError("No container of fraud-scorer failed to pull within 2 minutes.", "run lab.reset().")
+        raise CourseError(f"No container of {lab.names['deploy']} failed to pull within 2 minutes.",
+                          "run lab.reset().")
     image = found[2]
     pulled = crictl("pull", image)
     reason = classify(pulled.output)
@@ -139,7 +152,7 @@ def _solve14(lab: Lab) -> None:
 
 
 def _teardown14(lab: Lab) -> None:
-    _forget_private_image14()
+    _forget_private_image14(lab)
 
 
 def _write_answer(lab: Lab, image: str, reason: str) -> None:
@@ -165,11 +178,12 @@ register(Lab(
     setup_fn=_setup14, check_fn=_check14, solve_fn=_solve14, teardown_fn=_teardown14,
     wrong_attempts=[
         WrongAttempt("names the image that works", lambda lab: _write_answer(
-            lab, f"{open_host()}/fraud-scorer:2.4", "unauthorized"), fails="image matches", needs_reset=False),
+            lab, working_image(lab), "unauthorized"), fails="image matches", needs_reset=False),
         WrongAttempt("guesses not-found", lambda lab: _write_answer(
-            lab, f"{private_host()}/metrics-agent:0.9", "not-found"), fails="reason matches", needs_reset=False),
+            lab, failing_image(lab), "not-found"), fails="reason matches", needs_reset=False),
         WrongAttempt("answers the kubelet state ImagePullBackOff", lambda lab: _write_answer(
-            lab, f"{private_host()}/metrics-agent:0.9", "ImagePullBackOff"), fails="reason matches", needs_reset=False),
+            lab, failing_image(lab), "ImagePullBackOff"), fails="reason matches", needs_reset=False),
     ],
     check_note=CHECK_NOTE,
+    names=NAMES14,
 ))
