@@ -11,7 +11,7 @@ import shutil
 
 import yaml
 
-from . import registry
+from . import kind_network, registry
 from . import settings as settings_module
 from . import shell
 from .errors import CourseError
@@ -215,7 +215,7 @@ def create(cfg: Settings | None = None, *, echo=print) -> None:
             if not result.ok:
                 raise CourseError(f"Could not configure registry {host} on node {node}: {result.output}",
                                   "run `make cluster-delete cluster`.")
-    registry.connect_to_kind_network(cfg, cluster_exists=True)
+    kind_network.connect_to_kind_network(cfg, cluster_exists=True)
     result = kubectl("apply", "-f", "-", cfg=cfg, input=local_registry_configmap(cfg))
     if not result.ok:
         raise CourseError(f"Could not apply the local-registry-hosting ConfigMap: {result.output}",
@@ -232,10 +232,10 @@ def delete(cfg: Settings | None = None, *, echo=print) -> None:
     if exists(cfg):
         shell.run(["kind", "delete", "cluster", "--name", cfg.cluster_name,
                    "--kubeconfig", str(cfg.kubeconfig)], env=env, timeout=300, stream=echo)
-    detached, others = registry.disconnect_from_kind_network(cfg)
+    detached, others = kind_network.disconnect_from_kind_network(cfg)
     if others:
         shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        echo(f"The registries stay on the `{registry.KIND_NETWORK}` network: other containers use it ({shown}).")
+        echo(f"The registries stay on the `{kind_network.KIND_NETWORK}` network: other containers use it ({shown}).")
     if cfg.kubeconfig.exists():
         cfg.kubeconfig.unlink()
     echo(f"Cluster {cfg.cluster_name} deleted.")

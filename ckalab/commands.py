@@ -15,6 +15,9 @@ What is normalised, each by a table below:
 
 Quiz banks describe near-misses as patterns in the same syntax (see `matches`), so a
 wrong answer can get a specific explanation.
+
+It is over 400 lines because it holds one concept, the normal form of a command line; most of
+it is the tables of flags and verbs.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 `diagnose()` returns an `Environment`; notebooks use its `level` to decide which
 cells can run ("none", "docker" or "cluster"), and print it as a status table.
+
+It is over 400 lines because it holds one concept, the diagnosis: one function per thing
+the course needs, each returning a Check with its fix.
 """
 
 from __future__ import annotations

@@ -63,6 +63,9 @@ What the framework guarantees, so lab modules need not repeat it:
   hints_shown); tests click the buttons headlessly. It shows no part of the solution.
 * Tests (tests/test_lab_cycles.py) run, for every lab: setup -> Check fails on `first_failure`
   -> each wrong attempt (from a fresh setup) fails on its `fails` -> solve -> Check passes.
+
+It is over 400 lines because it holds one concept, the lab framework: the Lab type, its panel,
+the level probes, and discovery.
 """
 
 from __future__ import annotations

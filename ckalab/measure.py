@@ -8,7 +8,9 @@
   without the folder's .dockerignore.
 * `compare(variants)` does all of that for several Dockerfiles in one run; its result can be
   shown as a table, plotted, and saved for `python -m ckalab.bench`.
-* `nonroot_verdict(user)` says what the kubelet's `runAsNonRoot` check makes of an image's USER.
+
+It is over 400 lines because it holds one concept, measuring a build: the docker calls, the
+results and the comparison the lesson and `make bench` share.
 """
 
 from __future__ import annotations
@@ -442,37 +444,6 @@ def compare(variants: list[Variant], source: str | Path, *, clutter: bool = True
         shutil.rmtree(base, ignore_errors=True)
 
 
-# ---------------------------------------------------------------- Kubernetes runAsNonRoot
-
-def nonroot_verdict(user: str, run_as_user: int | None = None) -> tuple[bool, str]:
-    """What the kubelet decides for a container with `runAsNonRoot: true`.
-
-    USER is the image's Config.User. The runtime reads it as containerd does: the part
-    before ':' is a UID if it is numeric, else a user name; empty means root. The kubelet
-    then refuses UID 0 and names it cannot verify. A `runAsUser` in the Pod wins over USER.
-    """
-    if run_as_user is not None:
-        if run_as_user == 0:
-            return False, "container's runAsUser breaks non-root policy"
-        return True, f"runs as UID {run_as_user} (runAsUser in the Pod)"
-    name = (user or "").split(":")[0]
-    if name == "":
-        return False, "container has runAsNonRoot and image will run as root (no USER: root)"
-    if not name.isdigit():
-        return False, (f"container has runAsNonRoot and image has non-numeric user ({name}), "
-                       "cannot verify user is non-root")
-    if int(name) == 0:
-        return False, "container has runAsNonRoot and image will run as root"
-    return True, f"runs as UID {int(name)}"
-
-
-def image_user(image: str) -> str:
-    result = _docker(["image", "inspect", "--format", "{{.Config.User}}", image], timeout=60)
-    if not result.ok:
-        raise CourseError(f"There is no image {image} to inspect.", f"build it first (`docker build -t {image} ...`).")
-    return result.output.strip()
-
-
 __all__ = ["Build", "Layer", "Variant", "Measurement", "Comparison", "build", "rebuild_after_edit",
-           "layers", "image_size", "context_size", "compare", "load", "nonroot_verdict", "image_user",
+           "layers", "image_size", "context_size", "compare", "load",
            "human", "format_table", "results_path", "edit_one_line", "copy_workload"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ckalab import commands, quiz
+from ckalab import commands, quiz_banks
 from ckalab.commands import CommandError, equivalent, matches, parse, try_parse
 
 SAME = [
@@ -120,7 +120,7 @@ def test_describe_difference_names_what_differs():
 
 # ---------------------------------------------------------------- against the banks
 
-COMMAND_QUESTIONS = [(stem, q) for stem in quiz.stems() for q in quiz.read_bank(stem)["questions"]
+COMMAND_QUESTIONS = [(stem, q) for stem in quiz_banks.stems() for q in quiz_banks.read_bank(stem)["questions"]
                      if q["type"] == "command"]
 NEAR_MISSES = [(stem, q, nm) for stem, q in COMMAND_QUESTIONS for nm in q.get("near_misses", [])]
 
@@ -128,19 +128,19 @@ NEAR_MISSES = [(stem, q, nm) for stem, q in COMMAND_QUESTIONS for nm in q.get("n
 @pytest.mark.parametrize("stem,q", COMMAND_QUESTIONS, ids=[f"{s}:{q['id']}" for s, q in COMMAND_QUESTIONS])
 def test_bank_answers_and_equivalents_pass(stem, q):
     for line in q["answers"] + q.get("accept", []):
-        assert quiz.grade(q, line).correct, line
+        assert quiz_banks.grade(q, line).correct, line
 
 
 @pytest.mark.parametrize("stem,q,nm", NEAR_MISSES, ids=[f"{s}:{q['id']}:{nm['example']}" for s, q, nm in NEAR_MISSES])
 def test_bank_near_miss_gets_its_explanation(stem, q, nm):
-    fb = quiz.grade(q, nm["example"])
+    fb = quiz_banks.grade(q, nm["example"])
     assert fb.status == "incorrect"
     assert fb.near_miss == nm["explanation"]
     assert nm["explanation"] in fb.details and q["answers"][0] in fb.text
 
 
 def _question(stem, qid):
-    return next(q for q in quiz.read_bank(stem)["questions"] if q["id"] == qid)
+    return next(q for q in quiz_banks.read_bank(stem)["questions"] if q["id"] == qid)
 
 
 @pytest.mark.parametrize("stem,qid,line,words", [
@@ -156,12 +156,12 @@ def _question(stem, qid):
      "deprecated"),
 ])
 def test_required_near_misses(stem, qid, line, words):
-    fb = quiz.grade(_question(stem, qid), line)
+    fb = quiz_banks.grade(_question(stem, qid), line)
     assert fb.status == "incorrect" and fb.near_miss and words in fb.near_miss
 
 
 def test_unmatched_wrong_answer_gets_generic_hint():
-    fb = quiz.grade(_question("06-deploy-and-update", "set-image"),
+    fb = quiz_banks.grade(_question("06-deploy-and-update", "set-image"),
                     "kubectl set image deployment/web app=localhost:5001/web:3.0")
     assert fb.status == "incorrect" and fb.near_miss is None
     assert "arguments" in fb.details[0]

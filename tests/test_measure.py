@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ckalab import measure
+from ckalab import measure, nonroot
 from ckalab.errors import CourseError
 from tests.conftest import ROOT, message_of
 
@@ -68,7 +68,7 @@ def test_stage_images_finds_the_earlier_stages_of_a_legacy_multi_stage_build():
     ("10001", 0, False, "runAsUser breaks non-root policy"),
 ])
 def test_nonroot_verdict_follows_the_kubelet_rules(user, run_as_user, ok, reason):
-    verdict, text = measure.nonroot_verdict(user, run_as_user)
+    verdict, text = nonroot.verdict(user, run_as_user)
     assert verdict is ok
     assert reason in text
 
@@ -153,8 +153,8 @@ def test_build_size_layers_and_user_of_a_real_image(tiny_workload):
     assert size == sum(layer.size for layer in layers)
     assert layers[0].instruction.startswith("CMD")
     assert any("COPY" in layer.instruction for layer in layers)
-    assert measure.image_user(TEST_IMAGE) == "10001"
-    assert measure.nonroot_verdict(measure.image_user(TEST_IMAGE))[0] is True
+    assert nonroot.image_user(TEST_IMAGE) == "10001"
+    assert nonroot.verdict(nonroot.image_user(TEST_IMAGE))[0] is True
 
 
 def test_build_failure_is_a_course_error(tiny_workload):

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ckalab import progress, quiz
+from ckalab import progress, quiz, quiz_banks
 from ckalab.errors import CourseError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,7 @@ def progress_file(tmp_path, monkeypatch):
 
 
 def _q(stem, kind):
-    return next(q for q in quiz.read_bank(stem)["questions"] if q["type"] == kind)
+    return next(q for q in quiz_banks.read_bank(stem)["questions"] if q["type"] == kind)
 
 
 def _right(q):
@@ -38,17 +38,17 @@ def _right(q):
 # ---------------------------------------------------------------- banks
 
 def test_one_bank_per_content_notebook():
-    assert quiz.stems() == CONTENT_NOTEBOOKS
-    assert sum(len(quiz.read_bank(s)["questions"]) for s in quiz.stems()) >= 54
+    assert quiz_banks.stems() == CONTENT_NOTEBOOKS
+    assert sum(len(quiz_banks.read_bank(s)["questions"]) for s in quiz_banks.stems()) >= 54
 
 
 @pytest.mark.parametrize("stem", CONTENT_NOTEBOOKS)
 def test_bank_is_valid(stem):
-    bank = quiz.read_bank(stem)
-    assert quiz.problems(bank, stem) == []
+    bank = quiz_banks.read_bank(stem)
+    assert quiz_banks.problems(bank, stem) == []
     assert len(bank["questions"]) >= 6
     for q in bank["questions"]:
-        assert q["source"].startswith(quiz.ALLOWED_SOURCES)
+        assert q["source"].startswith(quiz_banks.ALLOWED_SOURCES)
         if q["type"] == "single":
             assert len(_right(q)) == 1
         elif q["type"] == "multiple":
@@ -58,7 +58,7 @@ def test_bank_is_valid(stem):
 
 
 def test_banks_cover_the_misconceptions():
-    tagged = " | ".join(q.get("misconception", "") for s in quiz.stems() for q in quiz.read_bank(s)["questions"])
+    tagged = " | ".join(q.get("misconception", "") for s in quiz_banks.stems() for q in quiz_banks.read_bank(s)["questions"])
     for belief in ["EXPOSE publishes", "imagePullPolicy default", "docker push always needs", "latest means newest",
                    "tag is immutable", "HEALTHCHECK", "crictl", "ServiceAccount update existing Pods",
                    "another namespace", "shell-form CMD", "combining RUN", "multi-stage"]:
@@ -82,10 +82,10 @@ BROKEN = [
 
 @pytest.mark.parametrize("what,breaks,words", BROKEN, ids=[b[0] for b in BROKEN])
 def test_broken_banks_are_caught(what, breaks, words):
-    bank = copy.deepcopy(quiz.read_bank("01-first-image"))
-    assert quiz.problems(bank, "01-first-image") == []
+    bank = copy.deepcopy(quiz_banks.read_bank("01-first-image"))
+    assert quiz_banks.problems(bank, "01-first-image") == []
     breaks(bank)
-    found = quiz.problems(bank, "01-first-image")
+    found = quiz_banks.problems(bank, "01-first-image")
     assert any(words in p for p in found), found
 
 
@@ -100,33 +100,33 @@ def test_grade_single():
     q = _q("02-image-anatomy", "single")
     right = _right(q)[0]
     wrong = next(i for i in range(len(q["options"])) if i != right)
-    ok = quiz.grade(q, right)
+    ok = quiz_banks.grade(q, right)
     assert ok.correct and q["options"][right]["explanation"] in ok.text
-    bad = quiz.grade(q, wrong)
+    bad = quiz_banks.grade(q, wrong)
     assert bad.status == "incorrect"
     assert q["options"][wrong]["explanation"] in bad.text and q["options"][right]["explanation"] in bad.text
     for nothing in (None, -1, 99, "A", True):
-        assert quiz.grade(q, nothing).status == "invalid"
+        assert quiz_banks.grade(q, nothing).status == "invalid"
 
 
 def test_grade_multiple():
     q = _q("02-image-anatomy", "multiple")
     right = _right(q)
-    assert quiz.grade(q, right).correct
-    partial = quiz.grade(q, right[:1])
+    assert quiz_banks.grade(q, right).correct
+    partial = quiz_banks.grade(q, right[:1])
     assert partial.status == "incorrect" and "You missed" in partial.text
     wrong = [i for i in range(len(q["options"])) if i not in right][0]
-    over = quiz.grade(q, right + [wrong])
+    over = quiz_banks.grade(q, right + [wrong])
     assert over.status == "incorrect" and q["options"][wrong]["explanation"] in over.text
-    assert quiz.grade(q, []).status == "invalid"
-    assert quiz.grade(q, None).status == "invalid"
+    assert quiz_banks.grade(q, []).status == "invalid"
+    assert quiz_banks.grade(q, None).status == "invalid"
 
 
 def test_grade_command_bad_input_is_a_prompt_not_a_traceback():
     q = _q("06-deploy-and-update", "command")
     for line, words in [("", "Type a command"), ("kubectl set image 'deploy/web", "quotes"), (None, "Type a command"),
                         ("rm -rf /", "not a command")]:
-        fb = quiz.grade(q, line)
+        fb = quiz_banks.grade(q, line)
         assert fb.status == "invalid" and words in fb.message
 
 
@@ -275,7 +275,7 @@ def test_summary_table(progress_file):
 @pytest.mark.parametrize("stem", CONTENT_NOTEBOOKS)
 def test_markdown_has_questions_and_options_but_no_answers(stem):
     text = quiz.markdown(stem)
-    bank = quiz.read_bank(stem)
+    bank = quiz_banks.read_bank(stem)
     assert text.startswith(f"## Quiz: {bank['title']}")
     for q in bank["questions"]:
         assert q["prompt"].strip() in text

@@ -9,7 +9,7 @@ import bcrypt
 import pytest
 import requests
 
-from ckalab import registry, shell
+from ckalab import kind_network, registry, shell
 
 
 def test_htpasswd_line_is_bcrypt_and_verifies():
@@ -151,11 +151,11 @@ def fake_network(monkeypatch, isolated_state):
 
 def test_registries_join_the_kind_network_only_with_the_course_cluster(fake_network, isolated_state):
     fake = fake_network(network=None)
-    assert registry.connect_to_kind_network(isolated_state) == [] and fake.connected() == []
+    assert kind_network.connect_to_kind_network(isolated_state) == [] and fake.connected() == []
     fake = fake_network(network=["team-control-plane"], cluster_nodes=[])  # another cluster only
-    assert registry.connect_to_kind_network(isolated_state) == [] and fake.connected() == []
+    assert kind_network.connect_to_kind_network(isolated_state) == [] and fake.connected() == []
     fake = fake_network(network=["cka-images-control-plane", "kind-registry"])
-    assert registry.connect_to_kind_network(isolated_state) == ["private-registry"]
+    assert kind_network.connect_to_kind_network(isolated_state) == ["private-registry"]
     assert fake.connected() == ["private-registry"]
 
 
@@ -167,7 +167,7 @@ def test_a_failed_connect_is_one_paragraph(fake_network, isolated_state, monkeyp
         return fake(args, **kwargs)
     monkeypatch.setattr(shell, "run", refuse)
     with pytest.raises(registry.CourseError) as excinfo:
-        registry.connect_to_kind_network(isolated_state)
+        kind_network.connect_to_kind_network(isolated_state)
     message = excinfo.value.message
     assert "\n" not in message and "kind-registry" in message and "make registries" in message
 

@@ -352,3 +352,15 @@ def test_code_cells_compile_without_warnings(path):
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
                 compile(cell.source, f"{rel(path)} cell {cell.get('id')}", "exec")
+
+
+def test_no_module_is_a_giant_without_saying_why():
+    """About 400 lines at most, unless the module's docstring says which one concept makes it long."""
+    import ast
+    long = []
+    for path in [*sorted(PACKAGE.glob("*.py")), *LAB_FILES]:
+        text = path.read_text()
+        if text.count("\n") > 420 and "over 400 lines because it holds one concept" not in (
+                ast.get_docstring(ast.parse(text)) or ""):
+            long.append(f"{rel(path)} ({text.count(chr(10))} lines)")
+    assert not long, f"split these, or say in the docstring why one concept needs the length: {long}"
