@@ -25,7 +25,7 @@ from . import settings as settings_module
 
 SOLUTION_TAGS = ("solution", "solution-run")
 # Lessons are notebooks/NN-name.ipynb; a lab is the notebook in its folder, labs/NN-name/NN-name.ipynb.
-SOURCE_GLOBS = ("notebooks/*.ipynb", "labs/*/*.ipynb")
+SOURCE_GLOBS = ("notebooks/*.ipynb", "labs/[0-9]*/*.ipynb")   # never an .ipynb_checkpoints/ copy
 KINDS = ("student", "instructor")
 SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes", "-")
 LONG_MARKDOWN = 500   # characters: a longer paragraph gets a subslide of its own

@@ -401,7 +401,7 @@ def _load() -> None:
     global _loaded
     if _loaded:
         return
-    for path in sorted(labs_root().glob(f"*/{LAB_FILE}")):
+    for path in sorted(labs_root().glob(f"[0-9]*/{LAB_FILE}")):
         name = module_name(path.parent)
         if name in sys.modules:
             continue

@@ -13,7 +13,7 @@ from ckalab.checks import CheckResult
 from ckalab.errors import CourseError
 
 ROOT = Path(__file__).resolve().parent.parent
-LAB_NOTEBOOKS = sorted((ROOT / "labs").glob("*/*.ipynb"))
+LAB_NOTEBOOKS = sorted((ROOT / "labs").glob("[0-9]*/*.ipynb"))
 
 
 @pytest.fixture

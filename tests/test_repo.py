@@ -15,8 +15,8 @@ from ckalab import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-LABS = sorted((ROOT / "labs").glob("*/*.ipynb"))
-LAB_FILES = sorted((ROOT / "labs").glob("*/lab.py"))
+LABS = sorted((ROOT / "labs").glob("[0-9]*/*.ipynb"))
+LAB_FILES = sorted((ROOT / "labs").glob("[0-9]*/lab.py"))
 ALL_NOTEBOOKS = NOTEBOOKS + LABS
 BASE_IMAGES = {"python:3.13-slim", "python:3.13", "debian:trixie-slim", "scratch", "registry:3"}
 
