@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*/*.ip
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test unit doctor registries registries-delete registries-reset \
-        cluster cluster-delete base-images node-image bench link record-fixtures strip student instructor book browser-test report clean
+        cluster cluster-delete base-images tool-images node-image bench link record-fixtures strip student instructor book browser-test report clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ cluster-delete: $(STAMP) ## delete the kind cluster (and nothing else)
 
 base-images: ## build offline stand-ins for the base images (only without Docker Hub)
 	bash scripts/build-base-images.sh
+
+tool-images: ## build offline stand-ins for moby/buildkit and tonistiigi/binfmt (only without Docker Hub)
+	bash scripts/build-tool-images.sh
 
 node-image: ## build an offline stand-in for kindest/node:v1.37.0 (only without registry access; root)
 	bash scripts/build-node-image.sh

@@ -24,6 +24,9 @@ BOOKWORM_PACKAGES=(debootstrap pigz curl make python3-venv gcc libc6-dev libsecc
 # runs need. uidmap brings the current bookworm point release of shadow's libsubid4, and with it
 # that of passwd and login (the printed plan below shows it).
 BOOKWORM_PACKAGES+=(podman buildah skopeo uidmap fuse-overlayfs slirp4netns netavark aardvark-dns catatonit)
+# Lesson 13's arm64 base-image stand-ins: debootstrap --arch arm64 runs arm64 programs under
+# bookworm's QEMU user emulation (make base-images registers it in binfmt_misc only while it builds).
+BOOKWORM_PACKAGES+=(qemu-user-static)
 
 sources=/etc/apt/sources.list.d/ckalab-ci-sid.sources
 pin=/etc/apt/preferences.d/ckalab-ci-sid

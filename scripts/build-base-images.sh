@@ -7,6 +7,8 @@
 #   python:3.13-slim    <- Debian 13's python3 (3.13) on top of it
 #   python:3.13         <- that plus the packages of buildpack-deps:trixie (the full variant)
 #   registry:3          <- Debian's docker-registry package (distribution 2.8.x)
+#   stand-in/debian:trixie-slim-linux-arm64, stand-in/python:3.13-slim-linux-arm64
+#                       <- the same two for linux/arm64 (debootstrap --arch arm64, under QEMU)
 #
 # The host's CA bundle is added to the stand-ins so builds can reach PyPI through
 # a TLS-inspecting proxy. Each stand-in carries a label with a hash of this script and
@@ -25,15 +27,15 @@ have() {
 command -v docker >/dev/null || { echo "build-base-images: docker is not installed" >&2; exit 1; }
 mkdir -p "$work"
 
-if have debian:trixie-slim; then
-  echo "debian:trixie-slim: up to date (inputs $inputs)"
-else
+# A debootstrap (minbase) of Debian 13 for one architecture, imported as IMAGE with the official
+# image's apt and dpkg settings.
+debian_slim() {  # arch image
+  local arch=$1 image=$2 rootfs="$work/trixie-rootfs-$1"
   command -v debootstrap >/dev/null || { echo "build-base-images: install debootstrap (apt-get install debootstrap)" >&2; exit 1; }
-  rootfs="$work/trixie-rootfs"
   rm -rf "$rootfs"; mkdir -p "$rootfs"
-  echo "debian:trixie-slim: debootstrap into $rootfs ..."
-  debootstrap --variant=minbase --include=ca-certificates trixie "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
-    || { tail -20 "$work/debootstrap.log" >&2; exit 1; }
+  echo "$image: debootstrap --arch $arch into $rootfs ..."
+  debootstrap --arch "$arch" --variant=minbase --include=ca-certificates trixie "$rootfs" "$mirror" >"$work/debootstrap-$arch.log" 2>&1 \
+    || { tail -20 "$work/debootstrap-$arch.log" >&2; exit 1; }
   if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
     cp /etc/ssl/certs/ca-certificates.crt "$rootfs/usr/local/share/ca-certificates/host-bundle.crt"
     chroot "$rootfs" update-ca-certificates >/dev/null 2>&1 || true
@@ -54,13 +56,19 @@ else
   # debootstrap leaves the packages it installed in apt's cache; the official image has none.
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
     "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/*
-  tar -C "$rootfs" -c . | docker import \
+  tar -C "$rootfs" -c . | docker import --platform "linux/$arch" \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'CMD ["bash"]' \
     --change 'LABEL io.ckalab.stand-in="debootstrap minbase of Debian 13 (trixie)"' \
     --change "LABEL $label=$inputs" \
-    - debian:trixie-slim
+    - "$image"
   rm -rf "$rootfs"
+}
+
+if have debian:trixie-slim; then
+  echo "debian:trixie-slim: up to date (inputs $inputs)"
+else
+  debian_slim amd64 debian:trixie-slim
 fi
 
 if have python:3.13-slim; then
@@ -80,4 +88,44 @@ if have registry:3; then
 else
   docker build -q --label "$label=$inputs" -t registry:3 "$here/base-images/registry"
 fi
-docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^(debian:trixie-slim|python:3.13-slim|python:3.13|registry:3) '
+# ---------------------------------------------------------------- linux/arm64 variants
+# Lesson 13 and lab 20 build for linux/amd64 and linux/arm64 with a docker-container builder,
+# which reads its base images from a registry, never from this Docker Engine (.ci/hub-mirror.sh
+# serves each name as one index of both). The classic image store keeps one platform per name,
+# so the arm64 variants are kept under stand-in/NAME:TAG-linux-arm64.
+ARM64_DEBIAN=stand-in/debian:trixie-slim-linux-arm64
+ARM64_PYTHON=stand-in/python:3.13-slim-linux-arm64
+
+# debootstrap's second stage and apt in the python image run arm64 programs: register Debian's
+# qemu-user-static for aarch64 in binfmt_misc for as long as that takes, unless the host already
+# emulates arm64, and remove only what was registered here.
+binfmt=/proc/sys/fs/binfmt_misc
+registered_here=""
+release_arm64_emulation() {
+  if [ -n "$registered_here" ] && [ -e "$binfmt/qemu-aarch64" ]; then echo -1 > "$binfmt/qemu-aarch64"; fi
+  registered_here=""
+}
+with_arm64_emulation() {
+  [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null \
+    || { echo "build-base-images: binfmt_misc is not mounted and cannot be (mount -t binfmt_misc binfmt_misc $binfmt, as root)" >&2; exit 1; }
+  if ! grep -qs '^enabled' "$binfmt/qemu-aarch64"; then
+    [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] \
+      || { echo "build-base-images: arm64 stand-ins need QEMU user emulation: install qemu-user-static" >&2; exit 1; }
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register"
+    registered_here=1
+    trap release_arm64_emulation EXIT
+  fi
+}
+
+if have "$ARM64_DEBIAN" && have "$ARM64_PYTHON"; then
+  echo "$ARM64_DEBIAN, $ARM64_PYTHON: up to date (inputs $inputs)"
+else
+  with_arm64_emulation
+  have "$ARM64_DEBIAN" || debian_slim arm64 "$ARM64_DEBIAN"
+  # The same Dockerfile as the amd64 stand-in, with FROM debian:trixie-slim taken from the arm64 one.
+  docker build -q --platform linux/arm64 --build-context "debian:trixie-slim=docker-image://$ARM64_DEBIAN" \
+    --label "$label=$inputs" -t "$ARM64_PYTHON" "$here/base-images/python"
+  release_arm64_emulation
+fi
+
+docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^(debian:trixie-slim|python:3.13-slim|python:3.13|registry:3|stand-in/.*-linux-arm64) '
