@@ -193,8 +193,8 @@ def report_lines(reports_dir: Path) -> list[str]:
     """The run report of `reports_dir` as text: lessons, then labs (lab ids start with "lab"),
     live cells executed/skipped per level, and the totals."""
     names = sorted((p.stem for p in reports_dir.glob("*.jsonl")), key=lambda n: (n.startswith("lab"), n))
-    levels = ("docker", "cluster", "podman")
-    lines = [f"{'notebook':40}" + "".join(f"{level + ' run/skip':>18}" for level in levels)]
+    levels = ("docker", "cluster", "podman", "emulation")
+    lines = [f"{'notebook':40}" + "".join(f"{level + ' run/skip':>20}" for level in levels)]
     totals = {level: [0, 0] for level in levels}
     for name in names:
         counts = read_report(name, reports_dir)
@@ -204,8 +204,8 @@ def report_lines(reports_dir: Path) -> list[str]:
             totals[level][0] += c["executed"]
             totals[level][1] += c["skipped"]
             row.append(f"{c['executed']}/{c['skipped']}")
-        lines.append(f"{name:40}" + "".join(f"{r:>18}" for r in row))
-    lines.append(f"{'TOTAL':40}" + "".join(f"{'/'.join(map(str, totals[level])):>18}" for level in levels))
+        lines.append(f"{name:40}" + "".join(f"{r:>20}" for r in row))
+    lines.append(f"{'TOTAL':40}" + "".join(f"{'/'.join(map(str, totals[level])):>20}" for level in levels))
     return lines
 
 
@@ -269,13 +269,32 @@ def requires(level: str, what: str = "this cell") -> bool:
     return False
 
 
+def permitted(allowed: bool, column: str, what: str, how: str) -> bool:
+    """Guard for a cell that changes this machine beyond the course's own things (the kernel's
+    binfmt_misc, say): it runs only when the learner allowed it in the notebook's parameters cell.
+    Otherwise it prints a Skipped line saying `how` to allow it, counted under `column` in the run
+    report; a run that requires a level (CKALAB_REQUIRE) fails instead of skipping."""
+    if allowed:
+        _record("executed", column, what)
+        return True
+    if _rank(_run.require or "none") > 0:
+        raise CourseError(f"{what} was not allowed, and this run requires '{_run.require}' (CKALAB_REQUIRE).",
+                          how + ".")
+    _record("skipped", column, what)
+    show(Notice(f"{what}: skipped, because it changes this machine and you have not allowed it. To run it, {how}."))
+    return False
+
+
 def sh(command: str, *, needs: str | None = None, expect: str = "success",
        timeout: float = 600, echo: bool = True, cwd: str | Path | None = None) -> shell.Result | None:
     """Show and run a shell command as a learner would type it.
 
     `expect="failure"` is for commands the lesson shows failing: the cell fails
-    if such a command unexpectedly succeeds. Returns None when skipped.
+    if such a command unexpectedly succeeds. `expect="either"` is for commands whose outcome
+    depends on the machine (the lesson explains both). Returns None when skipped.
     """
+    if expect not in ("success", "failure", "either"):
+        raise ValueError(f"expect must be success, failure or either, not {expect!r}")
     level = needs or needs_of(command)
     label = command.splitlines()[0]
     if not requires(level, f"`{label}`"):

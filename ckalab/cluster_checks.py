@@ -145,6 +145,16 @@ class Kube:
         result = self._call(self.core.list_node)
         return list(result.items) if result else []
 
+    def log_tail(self, ns: str, pod: str, container: str, *, previous: bool = False, lines: int = 3) -> str:
+        """The last lines a container printed (`kubectl logs --tail`), or "" when there are none."""
+        from kubernetes.client.exceptions import ApiException
+        try:
+            text = self._call(self.core.read_namespaced_pod_log, pod, ns, container=container,
+                              previous=previous, tail_lines=lines, passthrough=(400,))
+        except ApiException:      # 400: no previous run, or the container has not started
+            return ""
+        return text if isinstance(text, str) else ""
+
     def kubelet_config(self, node: str) -> tuple[dict | None, str]:
         """The node's live KubeletConfiguration (GET /api/v1/nodes/NODE/proxy/configz, its
         "kubeletconfig"), or None and what the API server said: 503 while the kubelet is down."""
@@ -270,14 +280,18 @@ def pod_ready(pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
-def check_pods(r: CheckResult, name: str, pods: list, want: int, *, label: str = "pods ready") -> bool:
-    """Every live Pod of the Deployment is Running and Ready, with no container waiting."""
+def check_pods(r: CheckResult, name: str, pods: list, want: int, *, label: str = "pods ready",
+               waiting_detail=None) -> bool:
+    """Every live Pod of the Deployment is Running and Ready, with no container waiting.
+    `waiting_detail(pod, container)` may add what explains a wait (a log line)."""
     for pod in pods:
         problems = waiting_problems(pod)
         if problems:
             cname, reason, message = problems[0]
+            detail = waiting_detail(pod, cname) if waiting_detail else ""
             return r.add(label, False, f"pod {pod.metadata.name}: container {cname} waits with {reason}"
-                                       + (f" ({short(message, 150)})" if message else ""))
+                                       + (f" ({short(message, 150)})" if message else "")
+                                       + (f"; {detail}" if detail else ""))
         if pod.status.phase != "Running" or not pod_ready(pod):
             return r.add(label, False, f"pod {pod.metadata.name} is {pod.status.phase}, not yet Ready")
     if len(pods) < want:

@@ -371,6 +371,24 @@ def check_builder(docker_ok: bool) -> Check:
     return Check(name, True, f"BuildKit ({result.output.strip().splitlines()[0]})")
 
 
+def check_multiplatform_builder(docker_ok: bool, cfg: Settings) -> Check:
+    """Lesson 13 and lab 20 build for two platforms on the course's own docker-container builder
+    (Docker's default builder cannot, on the classic image store)."""
+    name = "multi-platform builder"
+    if not docker_ok:
+        return Check(name, False, "needs Docker first", "fix the Docker line above", optional=True)
+    result = shell.run(["docker", "buildx", "inspect", cfg.builder_name], env=shell.course_env(cfg), timeout=15)
+    if not result.ok:
+        return Check(name, False, f"{cfg.builder_name} not made yet (lesson 13 makes it; it runs moby/buildkit)",
+                     f"docker buildx create --name {cfg.builder_name} --driver docker-container "
+                     "--driver-opt network=host --bootstrap", optional=True)
+    fields = dict(re.findall(r"^(Driver|Status|BuildKit version):\s*(.+)$", result.output, re.M))
+    return Check(name, True, f"{cfg.builder_name}: {fields.get('Driver', '?')}, "
+                             f"{fields.get('Status', 'not started yet')}"
+                             + (f", BuildKit {fields['BuildKit version']}" if "BuildKit version" in fields else ""),
+                 optional=True)
+
+
 def parse_kind_version(text: str) -> tuple[int, int, int] | None:
     """(0, 33, 0) from `kind version` output such as `kind v0.33.0 go1.27.2 linux/amd64`."""
     match = re.search(r"\bv(\d+)\.(\d+)\.(\d+)", text)
@@ -440,6 +458,7 @@ def diagnose(cfg: Settings | None = None) -> Environment:
     env.checks.append(check_cgroups(info))
     if client is not None:
         env.checks.append(check_builder(env.docker))
+        env.checks.append(check_multiplatform_builder(env.docker, cfg))
         env.checks.append(check_image_store(info, cfg))
         env.checks.append(check_base_images(client, cfg))
         env.checks.append(check_registry(f"http://{cfg.open_registry}/v2/",

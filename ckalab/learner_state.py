@@ -2,7 +2,8 @@
 
 `make test` runs against a state directory of its own (CKALAB_STATE_DIR). This module records,
 before and after, what belongs to the learner: every file of the checkout's `.ckalab/`
-(progress, reports, lab work, kubeconfig, Docker config), the shared registry credentials, and
+(progress, reports, lab work, kubeconfig, Docker config), the shared registry credentials, the
+emulators registered in the kernel's binfmt_misc (lesson 13 may add one, and must remove it), and
 the digests of any images named on the command line (CI pushes one to each registry first).
 
     python -m ckalab learner-state save build/learner-state.json [IMAGE ...]
@@ -32,6 +33,25 @@ def learner_files(cfg: settings_module.Settings) -> dict[str, str]:
     return files
 
 
+BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def emulators(folder: Path = BINFMT) -> dict[str, str]:
+    """binfmt_misc's handlers and whether each is enabled; nothing where it is not mounted here
+    (an engine in a VM, as on Docker Desktop, keeps its own)."""
+    if not (folder / "status").exists():
+        return {}
+    found = {}
+    for entry in sorted(folder.iterdir()):
+        if entry.name in ("register", "status"):
+            continue
+        try:
+            found[entry.name] = entry.read_text().splitlines()[0]
+        except (OSError, IndexError):
+            found[entry.name] = "unreadable"
+    return found
+
+
 def image_digest(reference: str, cfg: settings_module.Settings) -> str:
     """The manifest digest a course registry serves for `host:port/repo:tag`."""
     from .registry import api
@@ -51,19 +71,20 @@ def image_digest(reference: str, cfg: settings_module.Settings) -> str:
 
 def snapshot(images: list[str] | None = None, cfg: settings_module.Settings | None = None) -> dict:
     cfg = cfg or settings_module.load()
-    return {"files": learner_files(cfg), "images": {ref: image_digest(ref, cfg) for ref in images or []}}
+    return {"files": learner_files(cfg), "emulators": emulators(),
+            "images": {ref: image_digest(ref, cfg) for ref in images or []}}
 
 
 def differences(before: dict, after: dict) -> list[str]:
     """One line per file or image that is not byte-identical to what it was."""
     lines = []
-    for kind in ("files", "images"):
+    for kind in ("files", "emulators", "images"):
         old, new = before.get(kind, {}), after.get(kind, {})
         for key in sorted(set(old) | set(new)):
             if old.get(key) != new.get(key):
                 state = ("created" if key not in old or old[key] == "absent" else
                          "removed" if key not in new or new[key] == "absent" else "changed")
-                lines.append(f"{kind[:-1]} {key}: {state}")
+                lines.append(f"{kind[:-1]} {key}: {state}")   # "file", "emulator", "image"
     return lines
 
 

@@ -6,6 +6,7 @@ what the course made and nothing else.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ class Settings:
     # CKALAB_KIND_CONFIG_EXTRA: a YAML file merged into the generated kind config
     # (cluster.kind_config). For host workarounds a CI script needs; the course adds none.
     kind_config_extra: Path | None = None
+    # CKALAB_BUILDKITD_CONFIG: a buildkitd.toml for the course's docker-container builder
+    # (ckalab.multiplatform). For a CI machine that reaches no Docker Hub; the course sets none.
+    buildkitd_config: Path | None = None
 
     # CKALAB_STATE_DIR: where this checkout's state lives (progress, reports, lab work, kubeconfig,
     # Docker config). The test suite points it at a directory of its own.
@@ -77,6 +81,15 @@ class Settings:
         """Podman, Buildah and skopeo logins (REGISTRY_AUTH_FILE); never the learner's
         ~/.config/containers/auth.json or $XDG_RUNTIME_DIR/containers/auth.json."""
         return self.state_dir / "containers" / "auth.json"
+
+    @property
+    def builder_name(self) -> str:
+        """The course's docker-container builder (ckalab.multiplatform): `ckalab` for the course's own
+        state, another name for another state directory (the test suite's), so a test never uses,
+        changes or removes the builder a learner made."""
+        if self.state_override is None:
+            return "ckalab"
+        return "ckalab-" + hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
 
     @property
     def kubeconfig(self) -> Path:
@@ -133,6 +146,7 @@ def load() -> Settings:
         node_image=(env.get("CKALAB_NODE_IMAGE") or "").strip() or NODE_IMAGE,
         # A relative path is taken from the course root, where make and the notebooks run.
         kind_config_extra=(root / Path(extra).expanduser()) if extra else None,
+        buildkitd_config=_path_from(env.get("CKALAB_BUILDKITD_CONFIG"), root),
         state_override=_path_from(env.get("CKALAB_STATE_DIR"), root),
         shared_override=_path_from(env.get("CKALAB_SHARED_DIR"), root),
     )

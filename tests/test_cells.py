@@ -163,16 +163,16 @@ def test_report_lists_lessons_then_labs_with_totals(tmp_path):
     import json
     for name, entries in {"lab09-wrong-tag": [(1, "executed", "cluster")],
                           "09-exam-practice": [(1, "executed", "docker"), (2, "skipped", "cluster"),
-                                               (3, "executed", "podman")],
+                                               (3, "executed", "podman"), (4, "skipped", "emulation")],
                           "00-setup": [(1, "executed", "docker"), (1, "executed", "docker")]}.items():
         (tmp_path / f"{name}.jsonl").write_text("".join(
             json.dumps({"cell": c, "status": s, "level": lv, "what": "x", "time": 0}) + "\n" for c, s, lv in entries))
     lines = cells.report_lines(tmp_path)
     assert [line.split()[0] for line in lines[1:]] == ["00-setup", "09-exam-practice", "lab09-wrong-tag", "TOTAL"]
-    assert lines[0].split()[1::2] == ["docker", "cluster", "podman"]
-    assert lines[1].split()[1:] == ["1/0", "0/0", "0/0"]
-    assert lines[2].split()[1:] == ["1/0", "0/1", "1/0"]
-    assert lines[-1].split()[1:] == ["2/0", "1/1", "1/0"]
+    assert lines[0].split()[1::2] == ["docker", "cluster", "podman", "emulation"]
+    assert lines[1].split()[1:] == ["1/0", "0/0", "0/0", "0/0"]
+    assert lines[2].split()[1:] == ["1/0", "0/1", "1/0", "0/1"]
+    assert lines[-1].split()[1:] == ["2/0", "1/1", "1/0", "0/1"]
 
 
 def test_a_skip_notice_is_plain_text_in_a_terminal_and_wrapped_html_in_a_notebook(run_at, capsys):

@@ -71,3 +71,17 @@ def test_registry_storage_is_a_named_volume_that_outlives_the_container(registri
     for name in (registries.open_registry_name, registries.private_registry_name):
         mounts = {m["Destination"]: m for m in client.containers.get(name).attrs["Mounts"]}
         assert mounts["/var/lib/registry"].get("Name") == f"ckalab-{name}-data", mounts
+
+
+def test_an_emulator_left_registered_is_a_difference(tmp_path):
+    """Lesson 13 registers QEMU in binfmt_misc only with permission, and removes it again: a
+    handler still there (or a learner's one gone) after the run is reported."""
+    (tmp_path / "status").write_text("enabled\n")
+    (tmp_path / "register").write_text("")
+    assert learner_state.emulators(tmp_path) == {}
+    before = {"emulators": learner_state.emulators(tmp_path)}
+    (tmp_path / "qemu-aarch64").write_text("enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: OCF\n")
+    after = {"emulators": learner_state.emulators(tmp_path)}
+    assert after["emulators"] == {"qemu-aarch64": "enabled"}
+    assert learner_state.differences(before, after) == ["emulator qemu-aarch64: created"]
+    assert learner_state.emulators(tmp_path / "not-mounted") == {}
