@@ -26,6 +26,7 @@ LABS_BY_LESSON = {
     "07-private-registries-in-kubernetes": ["05", "10", "11", "12", "19"],
     "08-troubleshooting-image-pulls": ["09", "14", "17", "18"],
     "12-podman-buildah-skopeo": ["15"],
+    "13-multi-platform-images": ["20"],
 }
 
 

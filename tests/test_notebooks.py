@@ -35,7 +35,10 @@ def test_notebook_executes(path, monkeypatch, provenance):
     papermill.execute_notebook(
         str(path), str(target), cwd=str(ROOT), kernel_name="python3", progress_bar=False,
         # SOLVE=True runs each lab's reference solution, so CI proves it passes its own Check.
-        parameters={"REQUIRE": os.environ.get("CKALAB_REQUIRE") or None, "SOLVE": True},
+        # EMULATION lets lesson 13 register QEMU in binfmt_misc (and remove it): only where the
+        # run allows it (CKALAB_ALLOW_EMULATION=1, as CI sets), never on a learner's machine.
+        parameters={"REQUIRE": os.environ.get("CKALAB_REQUIRE") or None, "SOLVE": True,
+                    "EMULATION": os.environ.get("CKALAB_ALLOW_EMULATION") == "1"},
         execution_timeout=600,
     )
 

@@ -17,7 +17,8 @@ from ckalab.errors import CourseError
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT_NOTEBOOKS = ["01-first-image", "02-image-anatomy", "03-dockerfile-instructions", "04-build-cache-and-size",
                      "05-tags-digests-registries", "06-deploy-and-update", "07-private-registries-in-kubernetes",
-                     "08-troubleshooting-image-pulls", "09-exam-practice", "12-podman-buildah-skopeo"]
+                     "08-troubleshooting-image-pulls", "09-exam-practice", "12-podman-buildah-skopeo",
+                     "13-multi-platform-images"]
 
 
 @pytest.fixture
@@ -260,13 +261,13 @@ def test_widget_renders_as_a_widget(progress_file):
 # ---------------------------------------------------------------- summary
 
 def test_summary_table(progress_file):
-    assert "0 of 10 quizzes taken" in str(quiz.summary())
+    assert "0 of 11 quizzes taken" in str(quiz.summary())
     progress.record_quiz("02-image-anatomy", 5, 7)
     progress.record_quiz("02-image-anatomy", 6, 7)
     text = str(quiz.summary())
     row = next(line for line in text.splitlines() if line.startswith("02-image-anatomy"))
     assert row.split()[1:] == ["6/7", "6/7", "2"]
-    assert "1 of 10 quizzes taken; best scores add up to 6 / 7." in text
+    assert "1 of 11 quizzes taken; best scores add up to 6 / 7." in text
     assert "<table>" in quiz.summary()._repr_html_()
 
 
