@@ -368,6 +368,22 @@ def _archive_statement(task: Task) -> str:
         make sure the Pod runs.""")
 
 
+def _platform_names(rng, pick):                        # lab20
+    n = _cluster_names(pick)
+    n["tag"], n["fixed_tag"] = _versions(pick, 2)
+    return n
+
+
+def _platform_statement(task: Task) -> str:
+    n, lab = task.names, task.lab
+    return textwrap.dedent(f"""\
+        The Pods of Deployment **`{n['deploy']}`** in namespace **`{n['ns']}`** exit as soon as they
+        start. Their image `{_image(task)}` was built and pushed from a developer's laptop. Build the
+        folder `{lab.shown(lab.work_dir)}/` so that one tag, **`{_image(task, 'fixed_tag')}`**, serves
+        both `linux/amd64` and `linux/arm64` (with the builder `{_cfg().builder_name}`), and make the
+        Deployment run it with all its replicas Ready.""")
+
+
 # ---------------------------------------------------------------- the pool
 
 TEMPLATES: list[Template] = [
@@ -389,6 +405,8 @@ TEMPLATES: list[Template] = [
              _pull_names, _pull_statement),
     Template("image-archive", "troubleshooting", "lab16-save-image-load-on-node",
              "Get an image onto the node without a registry", _archive_names, _archive_statement),
+    Template("wrong-platform", "troubleshooting", "lab20-wrong-platform",
+             "Ship one image for two platforms", _platform_names, _platform_statement, needs="docker buildx"),
 ]
 
 
@@ -416,7 +434,7 @@ def images_of(task: Task) -> list[str]:
     if "repo" in n:
         host = _cfg().private_registry if task.key in ("publish-private", "podman", "pull-secret") \
             else _cfg().open_registry
-        tags = [k for k in ("tag", "new_tag", "bad_tag", "old_tag") if k in n]
+        tags = [k for k in ("tag", "new_tag", "bad_tag", "old_tag", "fixed_tag") if k in n]
         refs += [f"{n['repo']}:{n[k]}" if task.key == "image-archive" else _image(task, k, host) for k in tags]
     return refs
 

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import multiprocessing
+import os
 import tarfile
 import threading
 import time
@@ -35,14 +36,15 @@ import yaml
 import pytest
 from kubernetes import client as k8s
 
-from ckalab import cells, cluster_actions, cluster_checks, doctor, exam_tasks, labs, pullsecrets
+from ckalab import cells, cluster_actions, cluster_checks, doctor, exam_tasks, labs, multiplatform, pullsecrets
 from ckalab.errors import CourseError
 from ckalab.registry import RegistryAPI
 
 # The labs whose helpers and constants these tests read (each is its labs/NN-name/lab.py).
-mod07, mod14, mod16, mod17, mod18, mod19 = (labs.module(i) for i in (
+mod07, mod14, mod16, mod17, mod18, mod19, mod20 = (labs.module(i) for i in (
     "lab07-update-image-record-cause", "lab14-crictl-find-failing-image", "lab16-save-image-load-on-node",
-    "lab17-kubelet-parallel-pulls", "lab18-crictl-container-report", "lab19-always-pull-images"))
+    "lab17-kubelet-parallel-pulls", "lab18-crictl-container-report", "lab19-always-pull-images",
+    "lab20-wrong-platform"))
 
 NODE = "cka-images-control-plane"
 T0 = "2025-11-26T09:00:00Z"
@@ -122,8 +124,12 @@ class ApiServer(kmock.KubernetesEmulator):
     # GET /api/v1/nodes/NODE/proxy/configz: the kubelet's own answer, passed on by the API server;
     # 503 with the dial error, as kube-apiserver answers, while the kubelet is down.
     kubelet_configs: dict = {}
+    # GET /api/v1/namespaces/NS/pods/POD/log: what the container's latest run printed, by (ns, pod).
+    pod_logs: dict = {}
 
     async def _serve_fetch(self, request):
+        if request.resource and request.resource.plural == "pods" and request.subresource == "log":
+            return self.pod_logs.get((request.namespace, request.name), "")
         if request.resource and request.resource.plural == "nodes" and request.subresource == "proxy/configz":
             config = self.kubelet_configs.get(request.name, DEFAULT_KUBELET_CONFIG)
             if config is None:
@@ -209,11 +215,16 @@ def serve(apiserver, fake_registry, isolated_state, monkeypatch):
     def load(objects: list[dict]):
         apiserver.handler.objects.clear()
         apiserver.handler.kubelet_configs = {o["node"]: o["config"] for o in objects if o["kind"] == "configz"}
+        apiserver.handler.pod_logs = {(o["namespace"], o["pod"]): o["text"] for o in objects if o["kind"] == "pod-log"}
         # What `crictl inspect ID` on the node says (lab 18): info.runtimeType by container ID.
         runtimes = {o["id"]: o["runtimeType"] for o in objects if o["kind"] == "crictl-inspect"}
         monkeypatch.setattr(mod18, "runtime_type_of", lambda cid: (runtimes.get(cid), "" if cid in runtimes
                                                                        else "NotFound: container does not exist"))
-        objects = [o for o in objects if o["kind"] not in ("configz", "crictl-inspect")]
+        # What the open registry holds (lab 20): reference -> Offers, as multiplatform.offers reads it.
+        held = {ref: o for obj in objects if obj["kind"] == "registry-offers" for ref, o in obj["offers"].items()}
+        monkeypatch.setattr(mod20, "offers_of", lambda ref: (held[ref], "") if ref in held else
+                            (None, f"the registry has no {ref} (404 Not Found)"))
+        objects = [o for o in objects if o["kind"] not in ("configz", "crictl-inspect", "registry-offers", "pod-log")]
         for obj in objects:
             api_version, plural = obj["apiVersion"], PLURALS[obj["kind"]]
             group, _, version = api_version.rpartition("/")
@@ -908,6 +919,80 @@ def lab19(plugins="NodeRestriction", *, template="IfNotPresent", owner=(("IfNotP
 ADMITTED19 = dict(owner=(("Always", "running"),), tenant=(("Always", "refused"),))
 
 
+# ---------------------------------------------------------------- lab20
+
+NS20 = "lab20-metrics"
+IMG20, NEW20 = f"{OPEN}/metrics-agent:3.2", f"{OPEN}/metrics-agent:3.2.1"
+REPO20 = f"{OPEN}/metrics-agent"
+
+
+def offers20(ref: str, *platforms: str, index: bool = True) -> "multiplatform.Offers":
+    """An index of `platforms` with an attestation each (as buildx pushes it), or one image."""
+    digest = f"sha256:{_hash(ref, *platforms)}"
+    offers = multiplatform.Offers(reference=ref, digest=digest, is_index=index)
+    for p in platforms:
+        image = f"sha256:{_hash(ref, p)}"
+        offers.entries.append(multiplatform.Offer(p, image))
+        if index:
+            offers.entries.append(multiplatform.Offer("unknown/unknown", f"sha256:{_hash(ref, p, 'att')}", image))
+    return offers
+
+
+ARM20 = offers20(IMG20, "linux/arm64", index=False)            # the laptop's push: one arm64 image
+# What `kubectl logs` printed for that container on the kind node (runc's error, recorded here).
+EXEC_FORMAT20 = "exec /usr/local/bin/python3: exec format error\n"
+
+
+def crashing(name: str, image: str, image_id: str) -> dict:
+    """An exec format error, as kubelet v1.37 and containerd 2.3.4 report it (recorded in lab 20's cycle)."""
+    return {"name": name, "ready": False, "restartCount": 3, "image": image, "imageID": image_id,
+            "started": False, "containerID": f"containerd://{_hash(name, image, 'x')}",
+            "state": {"waiting": {"reason": "CrashLoopBackOff",
+                                  "message": f"back-off 40s restarting failed container={name} pod=metrics-agent-x"}},
+            "lastState": {"terminated": {"exitCode": 255, "reason": "Error", "startedAt": T1, "finishedAt": T1,
+                                         "containerID": f"containerd://{_hash(name, image, 'y')}"}}}
+
+
+def lab20(state: str):
+    """The Deployment's image, what the registry holds, and the one Pod's container."""
+    registry = {IMG20: ARM20}
+    image, status = IMG20, lambda img: crashing("agent", img, f"{REPO20}@{ARM20.digest}")
+    if state == "rebuilds for the laptop's platform again":
+        registry[NEW20] = offers20(NEW20, "linux/arm64", index=False)
+        image, status = NEW20, lambda img: crashing("agent", img, f"{REPO20}@{registry[NEW20].digest}")
+    elif state == "builds for the node's platform only":
+        registry[NEW20] = offers20(NEW20, "linux/amd64", index=False)
+        image = NEW20
+        status = lambda img: {**running("agent", img), "imageID": f"{REPO20}@{registry[NEW20].digest}"}
+    elif state == "pushes both platforms over the old tag and restarts":
+        registry[IMG20] = offers20(IMG20, "linux/amd64", "linux/arm64")   # the tag moved; the node kept ARM20
+        registry[f"{REPO20}@{ARM20.digest}"] = ARM20
+    elif state == "pushed over the old tag, emulated node runs the old image":
+        registry[IMG20] = offers20(IMG20, "linux/amd64", "linux/arm64")
+        registry[f"{REPO20}@{ARM20.digest}"] = ARM20
+        status = lambda img: {**running("agent", img), "imageID": f"{REPO20}@{ARM20.digest}"}
+    elif state == "broken, emulated node runs it":
+        status = lambda img: {**running("agent", img), "imageID": f"{REPO20}@{ARM20.digest}"}
+    elif state in ("solved", "fixed, new Pod not ready yet"):
+        registry[NEW20] = offers20(NEW20, "linux/amd64", "linux/arm64")
+        image = NEW20
+        if state == "solved":
+            status = lambda img: {**running("agent", img), "imageID": f"{REPO20}@{registry[NEW20].digest}"}
+        else:
+            status = lambda img: {**running("agent", img), "imageID": f"{REPO20}@{registry[NEW20].digest}",
+                                  "ready": False}
+    for ref, offers in list(registry.items()):
+        registry[f"{REPO20}@{offers.digest}"] = offers
+    dep = deployment(NS20, "metrics-agent", [ctr("agent", image)], replicas=1,
+                     available=1 if state in ("solved", "builds for the node's platform only") else 0)
+    rs = replicaset(dep, [ctr("agent", image)], 1, replicas=1)
+    p = pod(rs, 0, [status(image)])
+    crashed = "waiting" in p["status"]["containerStatuses"][0]["state"]
+    log = EXEC_FORMAT20 if crashed else "metrics-agent 3.2.1 on x86_64 listening on :8080\n"
+    return [dep, rs, p, node(KIND_IMAGES), {"kind": "registry-offers", "offers": registry},
+            {"kind": "pod-log", "namespace": NS20, "pod": p["metadata"]["name"], "text": log}]
+
+
 # ====================================================================== scenarios
 
 # lab id -> {state name: (objects factory, before-check action or None, expected failing sub-check or None)}
@@ -1058,6 +1143,16 @@ SCENARIOS = {
         "solved, tenant in back-off": (dict(plugins="NodeRestriction,AlwaysPullImages",
                                             owner=(("Always", "running"),), tenant=(("Always", "backoff"),)), None),
         "solved, plugins in another order": (dict(plugins="AlwaysPullImages,NodeRestriction", **ADMITTED19), None),
+    }.items()},
+    "lab20-wrong-platform": {name: (lambda name=name: lab20(name), None, fails) for name, fails in {
+        "broken": "image serves the node's platform",
+        "broken, emulated node runs it": "image serves the node's platform",
+        "rebuilds for the laptop's platform again": "image serves the node's platform",
+        "builds for the node's platform only": "image serves both platforms",
+        "pushes both platforms over the old tag and restarts": "pods run the node's platform",
+        "pushed over the old tag, emulated node runs the old image": "pods run the node's platform",
+        "fixed, new Pod not ready yet": "pods ready",
+        "solved": None,
     }.items()},
 }
 
@@ -1403,3 +1498,34 @@ def test_lab19_api_server_down_is_its_first_subcheck_with_the_node_commands(isol
     first = result.subchecks[0]
     assert first.name == "API server answers" and not first.passed
     assert "crictl ps -a --name kube-apiserver" in first.reason and "did not answer" in first.reason
+
+
+def test_lab20_starts_with_a_real_exec_format_error(real_cluster, tmp_path):
+    """Lab 20's starting state on the kind node: the single image for the other platform is pulled,
+    its container starts, the kernel refuses its program, and the Check quotes that from the log.
+    Only a node that emulates the other platform runs it instead (Docker Desktop does); where the
+    run may change binfmt_misc (CI), nothing may be left registered, so it must crash here."""
+    lab = labs.get("lab20-wrong-platform").variant(
+        {"ns": "lab20-proof", "repo": "lab20-proof/metrics-agent"}, work_dir=tmp_path / "lab20")
+    try:
+        _ready(lab)
+        native = mod20.node_platform(cluster_checks.Kube(budget=10))
+        emulated = multiplatform.emulation().runs(mod20.other_platform(native))
+        if os.environ.get("CKALAB_ALLOW_EMULATION") == "1":
+            assert not emulated, "the node runs the other platform: an emulator was left in binfmt_misc"
+        deadline = time.monotonic() + 90       # between restarts the container is briefly not waiting
+        while True:
+            result = lab.check(record=False)
+            pods = result.get("pods ready")
+            if pods.passed or "CrashLoopBackOff" in pods.reason or time.monotonic() > deadline:
+                break
+            time.sleep(3)
+        assert result.get("image serves the node's platform").reason.startswith(
+            f"{OPEN}/lab20-proof/metrics-agent:3.2 is a single image for {mod20.other_platform(native)}")
+        if emulated:
+            assert pods.passed, str(result)
+        else:
+            assert not pods.passed and "CrashLoopBackOff" in pods.reason and "exec format error" in pods.reason, \
+                str(result)
+    finally:
+        lab.teardown()
