@@ -6,7 +6,7 @@
 # Docker Hub is unreachable here, so this starts a registry on 127.0.0.1:5003 (container
 # ckalab-ci-docker-hub) and pushes each base-image stand-in into it as one index of its linux/amd64
 # image (the one in the Docker Engine) and its linux/arm64 one (stand-in/NAME:TAG-linux-arm64,
-# from `make base-images`). It then writes a buildkitd.toml that makes docker.io's mirror that
+# from `make base-images`), and the SBOM scanner BuildKit runs (from `make tool-images`). It then writes a buildkitd.toml that makes docker.io's mirror that
 # registry, and prints `export CKALAB_BUILDKITD_CONFIG=...`: the course creates its builder with it.
 #
 # Prints the environment to use as `export` lines on stdout; everything else goes to stderr.
@@ -15,7 +15,8 @@ STATE=${CKALAB_CI_STATE:-/var/cache/ckalab/ci}
 NAME=ckalab-ci-docker-hub
 PORT=5003
 HUB=127.0.0.1:$PORT
-IMAGES=(debian:trixie-slim python:3.13-slim)
+IMAGES=(debian:trixie-slim python:3.13-slim)      # library/ images, each an index of amd64 and arm64
+TOOLS=(docker/buildkit-syft-scanner:stable-1)     # BuildKit runs these on the build platform only
 say() { printf '%s\n' "$*" >&2; }
 mkdir -p "$STATE"
 
@@ -37,6 +38,11 @@ for image in "${IMAGES[@]}"; do
     || docker buildx imagetools create -t "$HUB/library/$image" "$amd64" "$arm64" >&2
   docker image rm "$amd64" "$arm64" >/dev/null
   say "docker.io/library/$image: $(docker buildx imagetools inspect "$HUB/library/$image" | grep -c 'Platform:') platforms at $HUB"
+done
+
+for image in "${TOOLS[@]}"; do
+  docker tag "$image" "$HUB/$image" && docker push -q "$HUB/$image" >&2 && docker image rm "$HUB/$image" >/dev/null
+  say "docker.io/$image: at $HUB"
 done
 
 config="$STATE/buildkitd.toml"

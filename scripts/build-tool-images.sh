@@ -7,6 +7,10 @@
 #                                     on debian:trixie-slim. buildx's docker-container driver runs it.
 #   tonistiigi/binfmt:latest       <- scripts/tool-images/binfmt, a Go stand-in of the installer's
 #                                     CLI, with Debian 13's static QEMU user-mode emulators.
+#   docker/buildkit-syft-scanner:stable-1
+#                                  <- scripts/tool-images/syft-scanner, BuildKit's SBOM generator
+#                                     protocol over Syft v1.57.2's library (BuildKit pulls it from
+#                                     a registry for `--sbom=true`: CI's Docker Hub stand-in serves it).
 #
 # Needs docker, go, gcc and libseccomp-dev (runc is built with cgo and seccomp, statically, as
 # BuildKit builds it) and the debian:trixie-slim stand-in (`make base-images`). Each image carries
@@ -20,6 +24,7 @@ BUILDKIT_VERSION=v0.34.2   # scripts/tool-images/buildkit/go.mod pins the same
 RUNC_MODULE=github.com/opencontainers/runc@v1.5.2   # BuildKit v0.34.2's Dockerfile: RUNC_VERSION
 BUILDKIT_IMAGE=moby/buildkit:buildx-stable-1       # buildx v0.29's driver/bkimage DefaultImage
 BINFMT_IMAGE=tonistiigi/binfmt:latest
+SCANNER_IMAGE=docker/buildkit-syft-scanner:stable-1  # BuildKit v0.34.2 frontend/attestations: defaultSBOMGenerator
 CACHE=${CKALAB_BUILD_CACHE:-$([ "$(id -u)" = 0 ] && echo /var/cache/ckalab || echo "${XDG_CACHE_HOME:-$HOME/.cache}/ckalab")}
 label=io.ckalab.tool-image.inputs
 
@@ -82,4 +87,20 @@ else
   rm -rf "$ctx"
   trap - EXIT
   echo "$BINFMT_IMAGE: built ($(docker run --rm "$BINFMT_IMAGE" --version 2>&1))"
+fi
+
+# ---------------------------------------------------------------- docker/buildkit-syft-scanner
+inputs=$(inputs_of scripts/tool-images/syft-scanner)
+if up_to_date "$SCANNER_IMAGE" "$inputs"; then
+  echo "$SCANNER_IMAGE: up to date (inputs $inputs)"
+else
+  ctx=$(mktemp -d)
+  trap 'rm -rf "$ctx"' EXIT
+  echo "$SCANNER_IMAGE: building the scanner over Syft (the first build takes a few minutes)"
+  (cd scripts/tool-images/syft-scanner && go build -ldflags "-s -w" -o "$ctx/syft-scanner" .)
+  cp scripts/tool-images/syft-scanner/Dockerfile "$ctx/"
+  docker build -q --label "$label=$inputs" -t "$SCANNER_IMAGE" "$ctx" >/dev/null
+  rm -rf "$ctx"
+  trap - EXIT
+  echo "$SCANNER_IMAGE: built"
 fi
