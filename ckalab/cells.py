@@ -269,19 +269,22 @@ def requires(level: str, what: str = "this cell") -> bool:
     return False
 
 
-def permitted(allowed: bool, column: str, what: str, how: str) -> bool:
+def permitted(allowed: bool, column: str, what: str, how: str,
+              why: str = "it changes this machine, and you have not allowed it") -> bool:
     """Guard for a cell that changes this machine beyond the course's own things (the kernel's
-    binfmt_misc, say): it runs only when the learner allowed it in the notebook's parameters cell.
-    Otherwise it prints a Skipped line saying `how` to allow it, counted under `column` in the run
-    report; a run that requires a level (CKALAB_REQUIRE) fails instead of skipping."""
+    binfmt_misc, say): it runs only when `allowed` (the learner said so in the notebook's
+    parameters cell, and the machine can). Otherwise it prints a Skipped line with `why` and `how`
+    to get it, counted under `column` in the run report; a run that requires a level
+    (CKALAB_REQUIRE) fails instead of skipping."""
     if allowed:
         _record("executed", column, what)
         return True
+    how = how.rstrip(". ")
     if _rank(_run.require or "none") > 0:
-        raise CourseError(f"{what} was not allowed, and this run requires '{_run.require}' (CKALAB_REQUIRE).",
+        raise CourseError(f"{what} was skipped ({why}), and this run requires '{_run.require}' (CKALAB_REQUIRE).",
                           how + ".")
     _record("skipped", column, what)
-    show(Notice(f"{what}: skipped, because it changes this machine and you have not allowed it. To run it, {how}."))
+    show(Notice(f"{what}, because {why}. To run it, {how}."))
     return False
 
 

@@ -287,19 +287,27 @@ def emulation(cfg: settings_module.Settings | None = None) -> Emulation:
     except ValueError:
         raise CourseError(f"`docker run --privileged --rm {BINFMT_IMAGE}` did not print its status: "
                           f"{result.output.strip()[-300:]}",
-                          "a rootless Docker Engine cannot change binfmt_misc; with a rootful engine, check "
-                          "that it can pull the image and run privileged containers (`make doctor`).") from None
+                          "use a rootful Docker Engine that can pull the image and run privileged containers "
+                          "(a rootless one cannot change binfmt_misc; `make doctor` shows which you have).") from None
     return Emulation(supported=status.get("supported") or [], emulators=status.get("emulators") or [])
 
 
-def may_change(allowed: bool, what: str) -> bool:
-    """Guard for the cells that register or remove QEMU in the kernel (binfmt_misc)."""
+def may_change(allowed: bool, what: str, cfg: settings_module.Settings | None = None) -> bool:
+    """Guard for the cells that register or remove QEMU in the kernel (binfmt_misc): they run when
+    the learner allowed it and the engine can run the privileged installer (a rootless engine
+    cannot); otherwise one visible Skipped line says which, and how to get it."""
     from . import cells
     if not cells.requires("docker", what):
         return False
-    return cells.permitted(allowed, "emulation", what,
-                           "set EMULATION = True in the first code cell and run the notebook again "
-                           "(it registers QEMU until you reboot; a later cell removes it)")
+    if not allowed:
+        return cells.permitted(False, "emulation", what,
+                               "set EMULATION = True in the first code cell and run the notebook again "
+                               "(it registers QEMU until you reboot; a later cell removes it)")
+    try:
+        emulation(cfg)
+    except CourseError as exc:
+        return cells.permitted(False, "emulation", what, exc.fix, why=exc.problem.rstrip("."))
+    return cells.permitted(True, "emulation", what, "")
 
 
 def install_emulation(arch: str, cfg: settings_module.Settings | None = None) -> str:

@@ -177,3 +177,14 @@ def test_a_status_that_is_not_json_names_the_fix(isolated_state, monkeypatch):
         "docker", 125, "docker: Error response from daemon: privileged mode is incompatible with user namespaces."))
     with pytest.raises(CourseError, match="rootless"):
         multiplatform.emulation()
+
+
+def test_an_engine_that_cannot_run_the_installer_gets_a_skip_that_names_why(isolated_state, reports, monkeypatch,
+                                                                           capsys):
+    monkeypatch.setattr(cells, "requires", lambda level, what: True)
+    monkeypatch.setattr(multiplatform.shell, "run", lambda args, **kw: shell.Result(
+        "docker", 125, "docker: Error response from daemon: privileged mode is incompatible with user namespaces."))
+    assert multiplatform.may_change(True, "registering QEMU") is False
+    out = capsys.readouterr().out
+    assert "did not print its status" in out and "rootless" in out
+    assert reports()["emulation"] == {"executed": 0, "skipped": 1}
