@@ -77,12 +77,6 @@ def ensure_builder(cfg: settings_module.Settings | None = None) -> str:
     return builder(cfg)
 
 
-def remove_builder(cfg: settings_module.Settings | None = None) -> bool:
-    """Remove the course's builder (its container and its cache). False if there was none."""
-    cfg = cfg or settings_module.load()
-    return shell.run(["docker", "buildx", "rm", builder(cfg)], env=shell.course_env(cfg), timeout=120).ok
-
-
 def build_command(context: str | Path, tag: str, platforms: list[str], *, provenance: bool = True,
                   build_args: dict | None = None, cfg: settings_module.Settings | None = None) -> list[str]:
     """`docker buildx build` on the course's builder, pushed to the registry in `tag`.
