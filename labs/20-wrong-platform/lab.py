@@ -228,10 +228,10 @@ register(Lab(
             "pods run the node's platform", "pods ready"],
     first_failure="image serves the node's platform",
     hints=[
-        "`kubectl logs -n lab20-metrics deploy/metrics-agent --previous` shows why the container "
-        "exits. Then ask the registry what the tag holds: `docker buildx imagetools inspect "
-        "localhost:5001/metrics-agent:3.2` (which Platform?) and compare it with "
-        "`kubectl get nodes -o wide` or the node's `.status.nodeInfo.architecture`.",
+        "`kubectl logs -n lab20-metrics deploy/metrics-agent` shows why the container exits. Then ask "
+        "the registry what the tag holds: `docker buildx imagetools inspect localhost:5001/metrics-agent:3.2` "
+        "lists an index's platforms; a single image has its platform in its config (add "
+        "`--format '{{json .Image}}'`). Compare with the node's `.status.nodeInfo.architecture`.",
         "Build the Dockerfile in .ckalab/work/lab20/ for both platforms at once with the course's builder "
         "(`docker buildx build --builder ckalab --platform linux/amd64,linux/arm64 ... --push`). Push it "
         "under a NEW tag: the node keeps the broken image it pulled under 3.2, and IfNotPresent never pulls "

@@ -1,6 +1,6 @@
 """The learner's path in a real browser: `make lab` as CI runs it, JupyterLab driven by Debian's
-Chromium through Playwright. `make browser-test` runs it (after `make test` in CI); every step
-leaves a screenshot in build/screenshots/.
+Chromium through Playwright (labs 09 and 20 fixed in a terminal). `make browser-test` runs it
+(after `make test` in CI); every step leaves a screenshot in build/screenshots/.
 
 The servers run with a state folder of their own (build/browser-state), so the learner's
 progress, logins and lab work are not touched. Needs the course cluster (the lab step) and
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ckalab import cells, doctor
+from ckalab import cells, doctor, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
@@ -309,6 +309,43 @@ def test_a_lab_fails_gives_a_hint_and_passes_after_a_terminal_fix(lab_server, pa
             break
         page.wait_for_timeout(3000)
     shot(page, "06-lab-check-passes")
+    assert "All checks passed" in text, text
+    run_cell(page, "lab.teardown()")
+
+
+def test_lab20_quotes_the_exec_format_error_and_a_two_platform_build_fixes_it(lab_server, page):
+    """Lab 20: the Check quotes the container's exec format error; one `docker buildx build` for
+    two platforms and a `kubectl set image`, typed in a terminal, make it pass."""
+    _need("cluster")
+    # The server's state has a builder of its own, so the learner's `ckalab` is never touched.
+    builder = settings.Settings(root=ROOT, state_override=STATE).builder_name
+    lab_server.open(page, "labs/20-wrong-platform/20-wrong-platform.ipynb")
+    run_cell(page, "REQUIRE = None")
+    run_cell(page, "ck.start(")
+    started = time.monotonic()
+    run_cell(page, "lab.setup()")
+    TIMINGS["lab 20 setup, s"] = round(time.monotonic() - started, 1)
+    run_cell(page, "lab.panel()")
+    text = press_check(page)
+    assert "image serves the node's platform" in text and "exec format error" in text, text
+    shot(page, "10-lab20-check-fails")
+    page.keyboard.press("Control+Shift+C")
+    page.keyboard.type("New Terminal")
+    page.locator(".lm-CommandPalette-item", has_text="New Terminal").first.click()
+    wait_until_terminal_answers(page)
+    image = "localhost:5001/metrics-agent:3.2.1"
+    type_in_terminal(page, f'source "$CKALAB_STATE_DIR/env.sh" && docker buildx build --builder {builder} '
+                           f'--platform linux/amd64,linux/arm64 -t {image} --push "$CKALAB_STATE_DIR/work/lab20" '
+                           f"&& kubectl set image deployment/metrics-agent agent={image} -n lab20-metrics")
+    wait_for_deployment_image(page, "lab20-metrics", "metrics-agent", image)
+    shot(page, "11-lab20-terminal")
+    page.get_by_role("tab", name=re.compile("20-wrong-platform.ipynb")).click()
+    for _press in range(20):
+        text = press_check(page)
+        if "All checks passed" in text:
+            break
+        page.wait_for_timeout(3000)
+    shot(page, "12-lab20-check-passes")
     assert "All checks passed" in text, text
     run_cell(page, "lab.teardown()")
 
