@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*/*.ip
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test unit doctor registries registries-delete registries-reset \
-        cluster cluster-delete base-images tool-images node-image bench link record-fixtures strip student instructor book browser-test report clean
+        cluster cluster-delete builder-delete base-images tool-images node-image bench link record-fixtures strip student instructor book browser-test report clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -37,15 +37,17 @@ lab: $(STAMP) ## set up and open the course in JupyterLab
 	  --LabApp.default_url=/lab/tree/notebooks/00-setup.ipynb $(LAB_ARGS)
 
 # The suite's own state: the learner's .ckalab/ (progress, reports, lab work, logins) stays as it was,
-# and `make test` fails if it does not.
+# and `make test` fails if it does not. The suite's BuildKit builder (not the learner's `ckalab`) is
+# removed when it ends, pass or fail: Docker would otherwise restart it for good.
 TEST_STATE := CKALAB_STATE_DIR=$(CURDIR)/build/test-state
 
 test: $(STAMP) ## run the unit tests, then execute every notebook and lab (papermill, then nbval)
 	@rm -rf build/reports
 	@$(PY) -m ckalab learner-state save build/learner-state.json $(CKALAB_LEARNER_IMAGES)
-	$(TEST_STATE) $(PY) -m pytest -q --durations=15 --ignore=tests/browser tests
+	$(TEST_STATE) $(PY) -m pytest -q --durations=15 --ignore=tests/browser tests && \
 	$(TEST_STATE) CKALAB_REPORTS=$(CURDIR)/build/reports/nbval \
-	  $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed
+	  $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed; \
+	status=$$?; $(TEST_STATE) $(PY) -m ckalab builder-delete; exit $$status
 	@$(PY) -m ckalab learner-state compare build/learner-state.json
 
 unit: $(STAMP) ## only the unit and repository tests (no notebook execution)
@@ -73,6 +75,9 @@ cluster: $(STAMP) ## create the kind cluster cka-images, wired to both registrie
 
 cluster-delete: $(STAMP) ## delete the kind cluster (and nothing else)
 	@$(PY) -m ckalab cluster-delete
+
+builder-delete: $(STAMP) ## remove the course's BuildKit builder (lesson 13 makes it again; its build cache stays in a volume)
+	@$(PY) -m ckalab builder-delete
 
 base-images: ## build offline stand-ins for the base images (only without Docker Hub)
 	bash scripts/build-base-images.sh

@@ -1,4 +1,5 @@
-"""Command line: `python -m ckalab doctor|registries|registries-reset|cluster|cluster-delete|report|learner-state`."""
+"""Command line: `python -m ckalab doctor|registries|registries-reset|cluster|cluster-delete|builder-delete|report|
+learner-state`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 import sys
 
-from . import cells, cluster, doctor, registry, settings
+from . import cells, cluster, doctor, multiplatform, registry, settings
 from .errors import CourseError
 
 
@@ -51,7 +52,7 @@ def _learner_state(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ckalab", description=__doc__)
     parser.add_argument("command", choices=["doctor", "registries", "registries-delete", "registries-reset",
-                                            "cluster", "cluster-delete", "report", "credentials",
+                                            "cluster", "cluster-delete", "builder-delete", "report", "credentials",
                                             "learner-state"])
     parser.add_argument("args", nargs="*", help="learner-state: save|compare FILE [IMAGE ...]")
     parser.add_argument("--json", action="store_true", help="doctor: print the checks as JSON")
@@ -87,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
             cluster.create()
         elif args.command == "cluster-delete":
             cluster.delete()
+        elif args.command == "builder-delete":
+            name, container = multiplatform.builder(), multiplatform.builder_container()
+            if multiplatform.remove_builder():
+                print(f"Removed the builder {name}; its build cache stays in the volume {container}_state.")
+            else:
+                print(f"No builder {name} to remove.")
         elif args.command == "report":
             return _report()
         elif args.command == "learner-state":

@@ -1,7 +1,8 @@
 """Multi-platform images: the course's own BuildKit builder, what an image offers each platform,
 and QEMU emulation.
 
-* `builder()` names the course's docker-container builder, and `ensure_builder()` makes it once.
+* `builder()` names the course's docker-container builder, `ensure_builder()` makes it once and
+  `remove_builder()` removes it (keeping its build cache).
   Docker's default builder (the `docker` driver) cannot build for two platforms at once on the
   classic image store, nor keep an image index; a builder that runs BuildKit in a container can,
   and pushes straight to a registry. It lives in the course's DOCKER_CONFIG (never ~/.docker).
@@ -75,6 +76,26 @@ def ensure_builder(cfg: settings_module.Settings | None = None) -> str:
                               f"it runs the {BUILDKIT_IMAGE} image from Docker Hub; check that Docker can "
                               "pull it, then run this again (`make doctor` checks the engine).")
     return builder(cfg)
+
+
+def builder_container(cfg: settings_module.Settings | None = None) -> str:
+    """The container buildx runs the builder's one node in (its node is the builder's name plus 0)."""
+    return f"buildx_buildkit_{builder(cfg)}0"
+
+
+def remove_builder(cfg: settings_module.Settings | None = None) -> bool:
+    """Remove the builder's container and buildx's record of it; False if there was neither. Its build
+    cache stays in the volume `<container>_state`, so a builder made again under that name starts warm.
+    A docker-container builder restarts with Docker, so one a test run left would run for good."""
+    cfg = cfg or settings_module.load()
+    env = shell.course_env(cfg)
+    recorded = shell.run(["docker", "buildx", "rm", "--keep-state", builder(cfg)], env=env, timeout=120).ok
+    # A test run starts from a fresh state directory, which drops buildx's record but not the
+    # container it made: remove that by its name (`rm --force` says nothing of a missing one).
+    container = builder_container(cfg)
+    if not shell.run(["docker", "container", "inspect", container], env=env, timeout=30).ok:
+        return recorded
+    return shell.run(["docker", "rm", "--force", container], env=env, timeout=60).ok
 
 
 def build_command(context: str | Path, tag: str, platforms: list[str], *, provenance: bool = True,

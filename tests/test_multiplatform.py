@@ -2,17 +2,19 @@
 
 The registry reads run against a stub with the two shapes BuildKit pushes (an index with
 attestation manifests, recorded from a real push here, and a single image); the builder and
-emulation calls against a stubbed `docker`. The real builds, pushes and runs are in lesson 13
-and lab 20, executed in CI on the real engine and cluster.
+emulation calls against a stubbed `docker`; making and removing a builder on the real engine. The
+real builds, pushes and runs are in lesson 13 and lab 20, executed in CI on the real engine and cluster.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from ckalab import cells, multiplatform, settings, shell
+from ckalab.__main__ import main
 from ckalab.errors import CourseError
 from ckalab.registry import Manifest
 
@@ -188,3 +190,47 @@ def test_an_engine_that_cannot_run_the_installer_gets_a_skip_that_names_why(isol
     out = capsys.readouterr().out
     assert "did not print its status" in out and "rootless" in out
     assert reports()["emulation"] == {"executed": 0, "skipped": 1}
+
+
+def test_removing_the_builder_also_finds_a_container_buildx_forgot(isolated_state, monkeypatch):
+    calls = []
+
+    def run(args, **kwargs):
+        calls.append(args)
+        forgot = args[:3] == ["docker", "buildx", "rm"]  # a fresh state directory: no record
+        return shell.Result("docker", 1 if forgot else 0, "ERROR: no builder found" if forgot else "")
+
+    monkeypatch.setattr(multiplatform.shell, "run", run)
+    name = multiplatform.builder(isolated_state)
+    assert multiplatform.remove_builder(isolated_state) is True
+    assert calls == [["docker", "buildx", "rm", "--keep-state", name],
+                     ["docker", "container", "inspect", f"buildx_buildkit_{name}0"],
+                     ["docker", "rm", "--force", f"buildx_buildkit_{name}0"]]
+    # Neither a record nor a container: `docker rm --force` would exit 0 all the same.
+    monkeypatch.setattr(multiplatform.shell, "run", lambda args, **kw: shell.Result(
+        "docker", 0 if args[1] == "rm" else 1, ""))
+    assert multiplatform.remove_builder(isolated_state) is False
+
+
+def _docker_has(kind: str, name: str) -> bool:
+    return shell.run(["docker", kind, "inspect", name], timeout=30).ok
+
+
+def test_a_removed_builder_leaves_no_container_and_keeps_its_cache(docker_env, isolated_state, capsys):
+    """Real engine: a builder of this test's own is made, removed (its cache volume stays), and
+    removed again after buildx forgot it, as at the start of the next `make test`."""
+    container = multiplatform.builder_container(isolated_state)
+    try:
+        multiplatform.ensure_builder(isolated_state)
+        assert _docker_has("container", container)
+        assert main(["builder-delete"]) == 0
+        assert "its build cache stays in the volume" in capsys.readouterr().out
+        assert not _docker_has("container", container) and _docker_has("volume", f"{container}_state")
+        assert main(["builder-delete"]) == 0 and "No builder" in capsys.readouterr().out
+
+        multiplatform.ensure_builder(isolated_state)
+        shutil.rmtree(isolated_state.docker_config_dir / "buildx")
+        assert multiplatform.remove_builder(isolated_state) and not _docker_has("container", container)
+    finally:
+        shell.run(["docker", "rm", "--force", container], timeout=60)
+        shell.run(["docker", "volume", "rm", "--force", f"{container}_state"], timeout=60)

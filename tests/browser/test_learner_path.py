@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from ckalab import cells, doctor, settings
+from ckalab import cells, doctor, multiplatform, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "screenshots"
@@ -119,6 +119,8 @@ def lab_server(browser):
     server = LabServer(8897, drop=("SHELL",))
     yield server
     server.stop()
+    # Lab 20's build made the server's own builder; Docker would restart it for good.
+    multiplatform.remove_builder(settings.Settings(root=ROOT, state_override=STATE))
 
 
 @pytest.fixture
