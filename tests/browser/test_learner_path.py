@@ -200,6 +200,26 @@ def wait_for_deployment_image(page, namespace: str, name: str, image: str, timeo
                 f"{terminal_text(page)[-800:]!r}")
 
 
+def open_terminal(page) -> None:
+    """A new JupyterLab terminal from the command palette, ready for typing."""
+    page.keyboard.press("Control+Shift+C")
+    page.keyboard.type("New Terminal")
+    page.locator(".lm-CommandPalette-item", has_text="New Terminal").first.click()
+    wait_until_terminal_answers(page)
+
+
+def check_until_passed(page, notebook: str, presses: int = 20) -> str:
+    """Back on the lab's tab, press Check until all pass (the old Pod may take a while to go);
+    return the last result."""
+    page.get_by_role("tab", name=re.compile(re.escape(notebook))).click()
+    for _press in range(presses):
+        text = press_check(page)
+        if "All checks passed" in text:
+            break
+        page.wait_for_timeout(3000)
+    return text
+
+
 def wait_until_terminal_answers(page, tries: int = 12) -> None:
     """Focus the visible terminal and wait until its shell runs what is typed.
 
@@ -295,21 +315,13 @@ def test_a_lab_fails_gives_a_hint_and_passes_after_a_terminal_fix(lab_server, pa
     panel(page).locator(".widget-html", has_text="Hint 1").first.wait_for()
     shot(page, "04-lab-hint")
     # The fix, typed into a JupyterLab terminal as on the exam.
-    page.keyboard.press("Control+Shift+C")                  # the command palette
-    page.keyboard.type("New Terminal")
-    page.locator(".lm-CommandPalette-item", has_text="New Terminal").first.click()
-    wait_until_terminal_answers(page)
+    open_terminal(page)
     type_in_terminal(page, 'source "$CKALAB_STATE_DIR/env.sh" && kubectl set image deployment/inventory-api '
                            "api=localhost:5001/inventory-api:1.0 -n lab09-inventory && kubectl rollout status "
                            "deployment/inventory-api -n lab09-inventory --timeout=120s")
     wait_for_deployment_image(page, "lab09-inventory", "inventory-api", "localhost:5001/inventory-api:1.0")
     shot(page, "05-terminal-fix")
-    page.get_by_role("tab", name=re.compile("09-wrong-tag.ipynb")).click()
-    for _press in range(20):             # the old Pod may take a while to go
-        text = press_check(page)
-        if "All checks passed" in text:
-            break
-        page.wait_for_timeout(3000)
+    text = check_until_passed(page, "09-wrong-tag.ipynb")
     shot(page, "06-lab-check-passes")
     assert "All checks passed" in text, text
     run_cell(page, "lab.teardown()")
@@ -331,22 +343,14 @@ def test_lab20_quotes_the_exec_format_error_and_a_two_platform_build_fixes_it(la
     text = press_check(page)
     assert "image serves the node's platform" in text and "exec format error" in text, text
     shot(page, "10-lab20-check-fails")
-    page.keyboard.press("Control+Shift+C")
-    page.keyboard.type("New Terminal")
-    page.locator(".lm-CommandPalette-item", has_text="New Terminal").first.click()
-    wait_until_terminal_answers(page)
+    open_terminal(page)
     image = "localhost:5001/metrics-agent:3.2.1"
     type_in_terminal(page, f'source "$CKALAB_STATE_DIR/env.sh" && docker buildx build --builder {builder} '
                            f'--platform linux/amd64,linux/arm64 -t {image} --push "$CKALAB_STATE_DIR/work/lab20" '
                            f"&& kubectl set image deployment/metrics-agent agent={image} -n lab20-metrics")
     wait_for_deployment_image(page, "lab20-metrics", "metrics-agent", image)
     shot(page, "11-lab20-terminal")
-    page.get_by_role("tab", name=re.compile("20-wrong-platform.ipynb")).click()
-    for _press in range(20):
-        text = press_check(page)
-        if "All checks passed" in text:
-            break
-        page.wait_for_timeout(3000)
+    text = check_until_passed(page, "20-wrong-platform.ipynb")
     shot(page, "12-lab20-check-passes")
     assert "All checks passed" in text, text
     run_cell(page, "lab.teardown()")
