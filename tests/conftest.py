@@ -60,6 +60,11 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("run report: live cells per notebook (executed/skipped)")
         for line in cells.report_lines(cfg.reports_dir):
             terminalreporter.write_line(line)
+    cycle_seconds = getattr(terminalreporter.config, "cycle_seconds", None)    # set by real_cycles
+    if cycle_seconds:
+        terminalreporter.section("cluster cycles: seconds each (4 side by side, then the node and API-server labs)")
+        for cycle_id, seconds in cycle_seconds.items():
+            terminalreporter.write_line(f"{cycle_id:45} {seconds:6.0f}")
 
 
 @pytest.fixture(scope="session")

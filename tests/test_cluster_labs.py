@@ -25,6 +25,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import tarfile
 import threading
 import time
@@ -1392,23 +1393,65 @@ def full_cycle(lab_id: str) -> None:
         lab.teardown()
 
 
-def _cycle_in_worker(lab_id: str) -> tuple[float, str | None]:
-    """One lab's full cycle in a worker process: (seconds, None) or (seconds, what broke + its output)."""
+# A cycle takes one to three minutes here, lab 19 about six. One that hangs fails alone, named and
+# with its output, instead of running the whole pool into the test's timeout.
+CYCLE_DEADLINE = 900
+TEARDOWN_GRACE = 180
+
+
+class CycleDeadline(BaseException):
+    """SIGALRM in a worker. A BaseException, so that a checker's `except Exception` cannot swallow it."""
+
+
+def _cycle_in_worker(lab_id: str, run=None, deadline: int = CYCLE_DEADLINE) -> tuple[float, str | None]:
+    """One lab's full cycle in a worker process: (seconds, None) or (seconds, what broke + its output).
+    `run` and `deadline` are for the test of the deadline itself."""
+    def past_deadline(signum, frame):
+        signal.alarm(TEARDOWN_GRACE)    # the cycle's own teardown (full_cycle's finally) gets this long
+        raise CycleDeadline(f"the cycle did not finish within {deadline} s")
+
     output = io.StringIO()
     started = time.monotonic()
+    signal.signal(signal.SIGALRM, past_deadline)
+    signal.alarm(deadline)
     try:
         with contextlib.redirect_stdout(output):
-            full_cycle(lab_id)
+            (run or full_cycle)(lab_id)
         return time.monotonic() - started, None
-    except Exception as exc:   # noqa: BLE001 - the parent test reports it, with the lab's output
+    except (Exception, CycleDeadline) as exc:  # noqa: BLE001 - the parent test reports it, with the lab's output
         what = f"{type(exc).__name__}: {exc}" if not isinstance(exc, AssertionError) else str(exc)
         return time.monotonic() - started, f"{what}\n--- the lab's output (last 4000 characters)\n" \
                                            f"{output.getvalue()[-4000:]}"
+    finally:
+        signal.alarm(0)
+
+
+def _hangs_in_a_checker(lab_id: str) -> None:
+    print(f"{lab_id}: set up")
+    try:
+        while True:
+            try:
+                time.sleep(0.1)
+            except Exception:   # noqa: BLE001 - what a checker's own catch-all looks like
+                pass
+    finally:
+        print(f"{lab_id}: torn down")
+
+
+def test_a_cycle_that_hangs_fails_by_itself_after_its_teardown_with_its_output():
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        seconds, failure = pool.apply(_cycle_in_worker, ("lab99",), {"run": _hangs_in_a_checker, "deadline": 1})
+    assert seconds < 30
+    assert failure.startswith("CycleDeadline: the cycle did not finish within 1 s"), failure
+    assert "lab99: set up\nlab99: torn down" in failure, failure
 
 
 # Each lab lives in namespaces of its own, and labs 13/14 touch only their own images on the node,
 # so the cycles run side by side: one after the other they take about four times as long.
 CYCLE_WORKERS = 4
+# Every cluster cycle runs inside the first cycle test's time: about 13-15 min on 2 cores. Each
+# cycle has its own deadline, so this only stops a pool that hangs as a whole.
+CYCLES_TIMEOUT = 2700
 
 
 @pytest.fixture(scope="module")
@@ -1423,14 +1466,16 @@ def real_cycles(real_cluster, request):
     lab_ids = sorted((set(SCENARIOS) - alone) & selected,
                      key=lambda i: -sum(a.needs_reset for a in labs.get(i).wrong_attempts))
     lab_ids += [i for i in EXAM_CYCLES if i in selected]
-    with multiprocessing.get_context("spawn").Pool(CYCLE_WORKERS) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(CYCLE_WORKERS) as pool:
         cycles = dict(zip(lab_ids, pool.map(_cycle_in_worker, lab_ids, chunksize=1)))
     # A node lab restarts the node's kubelet, and lab 19 the API server: either would stall the
-    # other labs' rollouts, so they run alone, after them.
-    cycles.update({lab_id: _cycle_in_worker(lab_id) for lab_id in sorted(alone)})
+    # other labs' rollouts, so they run alone, after them. In a worker too: in this process,
+    # SIGALRM is pytest-timeout's.
+    with spawn.Pool(1) as pool:
+        cycles.update({lab_id: pool.apply(_cycle_in_worker, (lab_id,)) for lab_id in sorted(alone)})
+    request.config.cycle_seconds = {lab_id: seconds for lab_id, (seconds, _) in cycles.items()}
     return cycles
-
-
 
 
 def test_a_variant_renames_the_manifest_and_the_default_keeps_it():

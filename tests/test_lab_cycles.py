@@ -18,11 +18,13 @@ from pathlib import Path
 import pytest
 
 from ckalab import labs
-from test_cluster_labs import EXAM_CYCLES, real_cluster, real_cycles  # noqa: F401 - fixtures used here
+from test_cluster_labs import CYCLES_TIMEOUT, EXAM_CYCLES, real_cluster, real_cycles  # noqa: F401 - fixtures used here
 from test_podman_labs import podman_cycle, podman_lab_env  # noqa: F401 - Podman's own store, a bystander image
 
 PODMAN_LAB = "lab15-podman-build-run-push"
 CYCLE_TESTS = ("test_full_cycle", "test_exam_task_cycle")   # whose cluster cycles real_cycles runs
+# The first of these tests to run pays for every cluster cycle (the real_cycles fixture).
+PAYS_FOR_THE_CYCLES = pytest.mark.timeout(CYCLES_TIMEOUT)
 
 
 def _snapshot(folder: Path) -> dict:
@@ -111,7 +113,8 @@ def _report(cycles: dict, cycle_id: str) -> None:
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize("lab_id", [lab.id for lab in labs.all_labs()])
+@pytest.mark.parametrize("lab_id", [pytest.param(lab.id, marks=PAYS_FOR_THE_CYCLES) if lab.level == "cluster"
+                                    else lab.id for lab in labs.all_labs()])
 def test_full_cycle(lab_id, request):
     lab = labs.get(lab_id)
     if lab.level == "cluster":
@@ -131,6 +134,7 @@ def test_full_cycle(lab_id, request):
 
 @pytest.mark.docker
 @pytest.mark.parametrize("cycle_id", EXAM_CYCLES)
+@PAYS_FOR_THE_CYCLES
 def test_exam_task_cycle(real_cycles, cycle_id):   # noqa: F811 - the fixture imported above
     """A mock-exam cluster task: its lab's full cycle under the exam's names (test_exam: Docker tasks)."""
     _report(real_cycles, cycle_id)
