@@ -9,7 +9,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb)) $(sort $(wildcard labs/*/*.ip
 
 .DEFAULT_GOAL := help
 .PHONY: help venv lab test unit doctor registries registries-delete registries-reset \
-        cluster cluster-delete builder-delete base-images tool-images node-image bench link record-fixtures strip student instructor book browser-test report clean
+        cluster cluster-delete builder-delete base-images tool-images node-image bench ci-times link record-fixtures strip student instructor book browser-test report clean
 
 help: ## list the commands
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,17 +41,21 @@ lab: $(STAMP) ## set up and open the course in JupyterLab
 # removed when it ends, pass or fail: Docker would otherwise restart it for good.
 TEST_STATE := CKALAB_STATE_DIR=$(CURDIR)/build/test-state
 
-test: $(STAMP) ## run the unit tests, then execute every notebook and lab (papermill, then nbval)
+# Four phases, each timed (build/reports/phases.tsv): unit, papermill (every notebook, side by side),
+# cycles (every lab's full cycle), nbval (every notebook again, side by side). PHASES runs some of
+# them, e.g. `make test PHASES="unit cycles"`; nbval needs the papermill phase's build/executed/.
+test: $(STAMP) ## run the unit tests, every notebook and lab (papermill), every lab's cycle, then nbval
 	@rm -rf build/reports
 	@$(PY) -m ckalab learner-state save build/learner-state.json $(CKALAB_LEARNER_IMAGES)
-	$(TEST_STATE) $(PY) -m pytest -q --durations=15 --ignore=tests/browser tests && \
-	$(TEST_STATE) CKALAB_REPORTS=$(CURDIR)/build/reports/nbval \
-	  $(PY) -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env build/executed; \
+	$(TEST_STATE) $(PY) -m ckalab.testrun $(PHASES); \
 	status=$$?; $(TEST_STATE) $(PY) -m ckalab builder-delete; exit $$status
 	@$(PY) -m ckalab learner-state compare build/learner-state.json
 
-unit: $(STAMP) ## only the unit and repository tests (no notebook execution)
-	$(PY) -m pytest -q tests --ignore=tests/test_notebooks.py --ignore=tests/browser
+ci-times: $(STAMP) ## seconds per phase of the last .ci/run (LOG=path for another run's log)
+	@$(PY) -m ckalab.testrun times $(LOG)
+
+unit: $(STAMP) ## only the unit and repository tests (no notebook execution, no lab cycles)
+	$(TEST_STATE) $(PY) -m ckalab.testrun unit
 
 browser-test: $(STAMP) ## make lab driven in Chromium (Playwright): setup, a lesson link, a lab, a quiz, a skip
 	@$(PY) -m ckalab learner-state save build/learner-state-browser.json $(CKALAB_LEARNER_IMAGES)

@@ -122,6 +122,9 @@ class Lab:
     teardown_fn: Callable[["Lab"], None]
     wrong_attempts: list[WrongAttempt] = field(default_factory=list)
     check_note: str = ""
+    # What the lab restarts that every other lab needs ("kubelet", "API server"): its notebook and its
+    # cycle then run with the cluster to themselves.
+    disrupts: str | None = None
     names: dict = field(default_factory=dict)
     _work_dir: Path | None = field(default=None, repr=False)
     _folder: Path | None = field(default=None, repr=False)

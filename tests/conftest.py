@@ -60,6 +60,11 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("run report: live cells per notebook (executed/skipped)")
         for line in cells.report_lines(cfg.reports_dir):
             terminalreporter.write_line(line)
+    notebook_seconds = getattr(terminalreporter.config, "notebook_seconds", None)   # set by `executions`
+    if notebook_seconds:
+        terminalreporter.section("papermill: seconds each (3 side by side, then those that run alone)")
+        for name, seconds in notebook_seconds.items():
+            terminalreporter.write_line(f"{name:45} {seconds:6.0f}")
     cycle_seconds = getattr(terminalreporter.config, "cycle_seconds", None)    # set by real_cycles
     if cycle_seconds:
         terminalreporter.section("cluster cycles: seconds each (4 side by side, then the node and API-server labs)")

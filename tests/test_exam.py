@@ -293,6 +293,7 @@ def exam_docker_env(registries, tmp_path, monkeypatch):
     return registries
 
 
+@pytest.mark.cycle
 @pytest.mark.parametrize("key", DOCKER_KEYS)
 def test_docker_task_is_its_labs_full_cycle_under_the_exams_names(key, exam_docker_env):
     """setup -> fails on the lab's first_failure -> every wrong attempt fails -> solve -> full marks,

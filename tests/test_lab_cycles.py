@@ -113,6 +113,7 @@ def _report(cycles: dict, cycle_id: str) -> None:
 
 
 @pytest.mark.docker
+@pytest.mark.cycle
 @pytest.mark.parametrize("lab_id", [pytest.param(lab.id, marks=PAYS_FOR_THE_CYCLES) if lab.level == "cluster"
                                     else lab.id for lab in labs.all_labs()])
 def test_full_cycle(lab_id, request):
@@ -133,6 +134,7 @@ def test_full_cycle(lab_id, request):
 
 
 @pytest.mark.docker
+@pytest.mark.cycle
 @pytest.mark.parametrize("cycle_id", EXAM_CYCLES)
 @PAYS_FOR_THE_CYCLES
 def test_exam_task_cycle(real_cycles, cycle_id):   # noqa: F811 - the fixture imported above

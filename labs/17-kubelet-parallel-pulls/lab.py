@@ -177,6 +177,7 @@ register(Lab(
         "docker exec cka-images-control-plane systemctl restart kubelet, then copy the value of "
         "imagePullCredentialsVerificationPolicy from configz into .ckalab/work/lab17/policy.txt.",
     ],
+    disrupts="kubelet",
     setup_fn=_setup17, check_fn=_check17, solve_fn=_solve17, teardown_fn=_teardown17,
     wrong_attempts=[
         WrongAttempt("removes maxParallelImagePulls instead", _w17_remove_limit, fails="parallel pulls"),

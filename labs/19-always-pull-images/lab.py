@@ -275,6 +275,7 @@ register(Lab(
         f"{PLUGINS_FLAG}=NodeRestriction,{PLUGIN}/' {APISERVER_MANIFEST}, wait for /readyz, then "
         "kubectl rollout restart deployment/payroll -n lab19-payroll and kubectl delete pods --all -n lab19-tenant.",
     ],
+    disrupts="API server",
     setup_fn=_setup19, check_fn=_check19, solve_fn=_solve19, teardown_fn=_teardown19,
     wrong_attempts=[
         WrongAttempt("sets imagePullPolicy: Always in the Deployments", _w19_policy_in_deployments,

@@ -1,0 +1,88 @@
+"""make test's phases and the CI table of seconds per phase (ckalab.testrun)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ckalab import labs, testrun
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LOG = """\
+== host (0s)
+load: 0.10 0.20 0.30
+... apt output ...
+== base images (35s)
+load: 1.00 0.50 0.40
+== node image: building etcd (355s)
+== tool images (555s)
+load: 2.00 1.00 0.50
+== node image (811s)
+load: 2.50 2.00 1.00
+== registries and cluster (900s)
+load: 1.50 1.40 1.30
+== tests (1000s)
+load: 1.20 1.10 1.00
+== make test phase unit
+-- make test phase unit: 150 s, passed (load 1.1 1.2 1.3)
+-- make test phase papermill: 400 s, FAILED (load 3.0 2.5 2.0)
+-- make test phase cycles: 800 s, passed (load 3.5 3.0 2.5)
+-- make test phase nbval: 300 s, passed (load 2.0 2.0 2.0)
+== browser (2700s)
+load: 2.00 2.00 2.00
+== done (2800s)
+load: 1.00 1.00 1.00
+"""
+
+
+def test_the_ci_table_has_every_phase_with_make_tests_own_in_place_of_tests():
+    table = testrun.ci_table(LOG)
+    rows = {line[:26].strip(): line[26:].split() for line in table[1:]}
+    assert list(rows) == ["host", "base images", "tool images", "node image", "registries and cluster",
+                          "unit tests", "papermill", "cycles", "nbval", "(tests, in all)", "browser", "total"]
+    assert rows["base images"][0] == "520" and rows["node image"][0] == "89"   # a build line is no phase
+    assert rows["papermill"][:2] == ["400", "FAILED,"] and rows["(tests, in all)"][0] == "1700"
+    assert rows["browser"][0] == "100" and rows["total"] == ["2800"]
+    assert "load 2.50 2.00 1.00 at its end" in table[3]      # tool images ends as the node image starts
+
+
+def test_a_run_that_stopped_says_so_and_a_log_without_phases_is_named():
+    stopped = testrun.ci_table("== host (0s)\n== base images (35s)\n")
+    assert stopped[1].split() == ["host", "35"]
+    assert stopped[2].startswith("base images") and "(did not end)" in stopped[2]
+    assert stopped[3].startswith("total") and "(did not end)" in stopped[3]
+    assert testrun.ci_table("hello\n")[0].startswith("No phases found")
+
+
+def test_times_without_a_log_names_where_it_looked(tmp_path, capsys):
+    assert testrun.main(["times", str(tmp_path / "none.log")]) == 1
+    assert "make ci-times LOG=path" in capsys.readouterr().out
+
+
+def test_an_unknown_phase_is_refused_with_the_known_ones(capsys):
+    assert testrun.main(["nbvall"]) == 2
+    assert "the phases are unit, papermill, cycles, nbval" in capsys.readouterr().out
+
+
+def test_what_runs_alone_is_the_labs_that_restart_the_cluster_and_what_lessons_declare():
+    alone = {p.stem for p in sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("labs/*/*.ipynb"))
+             if testrun.runs_alone(p)}
+    disrupting = {lab.folder.name for lab in labs.all_labs() if lab.disrupts}
+    assert disrupting == {"17-kubelet-parallel-pulls", "19-always-pull-images"}
+    assert alone == disrupting | {"13-multi-platform-images"}
+    assert "API server" in testrun.runs_alone(ROOT / "labs/19-always-pull-images/19-always-pull-images.ipynb")
+
+
+def test_nbval_runs_side_by_side_except_what_runs_alone(tmp_path, monkeypatch):
+    executed = tmp_path / "executed"
+    for rel in ("notebooks/01-first-image.ipynb", "notebooks/13-multi-platform-images.ipynb",
+                "labs/19-always-pull-images/19-always-pull-images.ipynb"):
+        (executed / rel).parent.mkdir(parents=True, exist_ok=True)
+        (executed / rel).write_text((ROOT / rel).read_text())
+    monkeypatch.setattr(testrun, "EXECUTED", executed)
+    nbval = next(p for p in testrun.phases("python") if p.name == "nbval")
+    together, alone = nbval.commands
+    assert "-n" in together and together[-1].endswith("01-first-image.ipynb")
+    assert "-n" not in alone and [Path(a).stem for a in alone if a.endswith(".ipynb")] == \
+        ["19-always-pull-images", "13-multi-platform-images"]
+    assert nbval.env["CKALAB_REPORTS"].endswith("build/reports/nbval") and nbval.needs == "papermill"
