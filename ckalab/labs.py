@@ -37,6 +37,8 @@ ckalab.cluster_checks for reading the cluster, ckalab.cluster_actions for changi
         wrong_attempts=[WrongAttempt("keeps ADD", _keeps_add, fails="no ADD for local files")],
         check_note="",      # say so when the Check builds or waits: shown while it runs
         names={"image": "lab01/ledger-api:check", ...},   # what a variant may rename (see below)
+        disrupts=None,      # "node" (restarts the kubelet) or "control-plane" (restarts the API server):
+                            # what other labs on the cluster would feel, so tests run its cycle alone
     ))
 
 Every lab.py ends in this same `register(Lab(...))` shape: it is the declaration, repeated on purpose.
@@ -88,6 +90,7 @@ from .errors import CourseError
 
 LAB_FILE = "lab.py"
 LEVELS = ("docker", "cluster")
+DISRUPTS = (None, "node", "control-plane")
 NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
 
 _REGISTRY: dict[str, "Lab"] = {}
@@ -123,6 +126,7 @@ class Lab:
     wrong_attempts: list[WrongAttempt] = field(default_factory=list)
     check_note: str = ""
     names: dict = field(default_factory=dict)
+    disrupts: str | None = None
     _work_dir: Path | None = field(default=None, repr=False)
     _folder: Path | None = field(default=None, repr=False)
     _defaults: dict | None = field(default=None, repr=False)
@@ -131,6 +135,8 @@ class Lab:
     def __post_init__(self):
         if self.level not in LEVELS:
             raise ValueError(f"{self.id}: level must be one of {LEVELS}, not {self.level!r}")
+        if self.disrupts not in DISRUPTS:
+            raise ValueError(f"{self.id}: disrupts must be one of {DISRUPTS}, not {self.disrupts!r}")
         if len(self.hints) != 3:
             raise ValueError(f"{self.id}: a lab has exactly 3 stepped hints, not {len(self.hints)}")
         names = set(self.checks)

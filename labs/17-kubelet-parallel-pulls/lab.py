@@ -185,4 +185,5 @@ register(Lab(
         WrongAttempt("writes NeverVerify (another policy)", _w17_wrong_policy, fails="policy recorded"),
     ],
     check_note=CHECK_NOTE,
+    disrupts="node",
 ))

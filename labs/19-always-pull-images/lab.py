@@ -284,4 +284,5 @@ register(Lab(
                      needs_reset=False),
     ],
     check_note=CHECK_NOTE,
+    disrupts="control-plane",
 ))
