@@ -10,12 +10,12 @@ import random
 from pathlib import Path
 
 import pytest
+from cycles import non_vacuity_cycle
 
 from ckalab import exam as E
 from ckalab import exam_tasks as T
 from ckalab import labs, progress
 from ckalab.checks import CheckResult
-from test_lab_cycles import non_vacuity_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 

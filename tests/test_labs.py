@@ -311,7 +311,7 @@ def test_a_new_lab_is_one_folder_and_nothing_else(isolated_state, monkeypatch, t
     """Drop labs/99-greet/ (notebook, lab.py, files/) into a course: it is discovered, has its
     folder's files, and its full non-vacuity cycle holds, with no other file touched."""
     level("docker")          # the lab reads only its files: setup() need not find a Docker Engine
-    from test_lab_cycles import non_vacuity_cycle
+    from cycles import non_vacuity_cycle
     folder = isolated_state.root / "labs" / "99-greet"
     (folder / "files").mkdir(parents=True)
     (folder / "lab.py").write_text(NEW_LAB)

@@ -364,3 +364,35 @@ def test_no_module_is_a_giant_without_saying_why():
                 ast.get_docstring(ast.parse(text)) or ""):
             long.append(f"{rel(path)} ({text.count(chr(10))} lines)")
     assert not long, f"split these, or say in the docstring why one concept needs the length: {long}"
+
+
+# ---------------------------------------------------------------- tests import helpers, not tests
+
+TESTS = ROOT / "tests"
+STATES_FILES = sorted((ROOT / "labs").glob("[0-9]*/states.py"))
+
+
+def imported_test_modules(source: str) -> list[str]:
+    """The test modules (test_*) that `source` imports, at its top or inside a function."""
+    import ast
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append(node.module)
+    return [name for name in found if name.split(".")[-1].startswith("test_")]
+
+
+def test_the_import_rule_catches_a_test_module():
+    assert imported_test_modules("from test_lab_cycles import lab_env\nimport cycles") == ["test_lab_cycles"]
+    assert imported_test_modules("def f():\n    import test_exam\n") == ["test_exam"]
+    assert imported_test_modules("from cycles import non_vacuity_cycle\nfrom ckalab import labs") == []
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared fixtures live in tests/conftest.py and shared helpers in modules that are not test
+    files (tests/cycles.py, tests/fake_cluster.py, ...), so no two test modules can import each other."""
+    offenders = {rel(path): names for path in [*sorted(TESTS.rglob("*.py")), *STATES_FILES]
+                 if (names := imported_test_modules(path.read_text()))}
+    assert not offenders, f"import a helper module or a conftest.py fixture instead: {offenders}"

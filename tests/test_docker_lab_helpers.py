@@ -1,7 +1,6 @@
-"""The Docker/registry labs (labs 01-06: labs/NN-name/lab.py), against real Docker and the real registries.
-
-For every lab, the non-vacuity sequence: setup -> Check fails on the expected sub-check ->
-each known-wrong attempt fails on its sub-check -> the reference solution passes -> teardown.
+"""The Docker-level labs' helpers (labs 01-06: labs/NN-name/lab.py and ckalab.docker_checks), and
+two of their Checks against real Docker and the real registries. Their full non-vacuity cycles
+(setup -> first failure -> every wrong attempt -> solution -> teardown) are test_lab_cycles.py's.
 """
 
 from __future__ import annotations
@@ -11,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from ckalab import docker_checks, labs
-from test_lab_cycles import lab_env  # noqa: F401 - the fixture
 
-PODMAN_LAB = "lab15-podman-build-run-push"      # a docker-level lab too; tests/test_podman_labs.py runs it
+PODMAN_LAB = "lab15-podman-build-run-push"      # a docker-level lab too; tests/test_podman_lab.py tests it
 DOCKER_LABS = [lab for lab in labs.all_labs() if lab.level == "docker" and lab.id != PODMAN_LAB]
 
 
