@@ -195,7 +195,8 @@ def cycle_order(selected: set[str]) -> tuple[list[str], list[str]]:
     together = sorted((lab for lab in cluster if not lab.disrupts),
                       key=lambda lab: -sum(a.needs_reset for a in lab.wrong_attempts))
     alone = sorted(lab.id for lab in cluster if lab.disrupts)
-    return [lab.id for lab in together] + [i for i in exam_cycle_ids() if i in selected], alone
+    exam = [i for i in exam_cycle_ids() if i in selected] if any(i.startswith("exam:") for i in selected) else []
+    return [lab.id for lab in together] + exam, alone
 
 
 def run_cycles(selected: set[str]) -> dict[str, tuple[float, str | None]]:

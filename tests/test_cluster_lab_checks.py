@@ -355,3 +355,35 @@ def test_lab20_starts_with_a_real_exec_format_error(real_cluster, tmp_path):
                 str(result)
     finally:
         lab.teardown()
+
+
+def test_a_new_cluster_lab_is_proven_from_its_folder_alone(serve, isolated_state, monkeypatch):
+    """CONTRIBUTING's "Add a lab": a cluster lab's folder (lab.py, states.py, files/) is all the
+    tests need. Lab 09's folder, copied as lab 21 into another course, is found, its states are
+    checked, and its cycle is scheduled, with no file in tests/ naming it."""
+    import shutil
+    import sys
+
+    import cycles
+    source = labs.get("lab09-wrong-tag").folder
+    folder = isolated_state.root / "labs" / "21-wrong-tag-again"
+    shutil.copytree(source, folder, ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    lab_py = folder / "lab.py"
+    lab_py.write_text(lab_py.read_text().replace('"lab09-wrong-tag"', '"lab21-wrong-tag-again"'))
+    monkeypatch.setattr(labs, "labs_root", lambda: isolated_state.root / "labs")
+    monkeypatch.setattr(labs, "_REGISTRY", {})
+    monkeypatch.setattr(labs, "_loaded", False)
+    for name in (labs.module_name(folder), "ckalab_states_21"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert [lab.id for lab in fake_cluster.cluster_labs()] == ["lab21-wrong-tag-again"]
+    states = states_of("lab21-wrong-tag-again").STATES
+    assert len(states) >= 3
+    for state, (factory, before, fails) in states.items():
+        check = serve(factory())
+        if before:
+            before()
+        result = check("lab21-wrong-tag-again")
+        assert (result.passed, None if fails is None else result.get(fails).passed) == \
+            ((True, None) if fails is None else (False, False)), f"{state}:\n{result}"
+    assert cycles.cycle_order({"lab21-wrong-tag-again"}) == (["lab21-wrong-tag-again"], [])
+    monkeypatch.delitem(sys.modules, "ckalab_states_21", raising=False)
