@@ -62,9 +62,9 @@ def test_lab02_budget_is_the_base_image_plus_the_margin_and_the_fat_image_exceed
     try:
         lab.reset()
         lab02 = labs.module("lab02-shrink-image")
-        budget = lab02.lab02_budget()
+        budget = lab02.size_budget()
         base = docker_checks.inspect_image("python:3.13-slim")["Size"]
-        assert budget == base + lab02.LAB02_MARGIN_MB * 1_000_000
+        assert budget == base + lab02.MARGIN_MB * 1_000_000
         assert docker_checks.inspect_image(lab.names["fat"])["Size"] > budget + 100_000_000
     finally:
         lab.teardown()

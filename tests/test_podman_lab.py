@@ -73,7 +73,7 @@ def test_pushed_config_digest_reads_the_config_of_a_manifest_or_of_an_index():
 def test_the_lab_dockerfile_sets_the_label_the_check_reads_and_runs_the_app_as_pid_1():
     folder = labs.get(LAB_ID).files
     steps = dockerfile_instructions((folder / "Dockerfile").read_text())
-    key, value = lab15.LAB15_LABEL
+    key, value = lab15.LABEL
     assert ("LABEL", f'{key}="{value}"') in [(ins, args) for _, ins, args in steps]
     assert ("CMD", '["python", "/app/app.py"]') in [(ins, args) for _, ins, args in steps]
     app = (folder / "app.py").read_text()

@@ -396,3 +396,47 @@ def test_no_test_module_imports_another_test_module():
     offenders = {rel(path): names for path in [*sorted(TESTS.rglob("*.py")), *STATES_FILES]
                  if (names := imported_test_modules(path.read_text()))}
     assert not offenders, f"import a helper module or a conftest.py fixture instead: {offenders}"
+
+
+# ---------------------------------------------------------------- names inside a lab's folder
+
+def top_level_names(source: str) -> list[str]:
+    import ast
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return names
+
+
+def numbered_names(source: str, number: str) -> list[str]:
+    """Top-level names that carry the lab's number (`_check09`, `NAMES09`, `_lab01_check`, `L09`)."""
+    return [name for name in top_level_names(source) if re.search(rf"(?<!\d){number}(?!\d)", name)]
+
+
+def test_the_name_rule_catches_numbered_names():
+    source = "L09 = 'x'\nNAMES09 = {}\ndef _lab01_check(): pass\ndef _check(): pass\nMAX_PULLS = 3\n"
+    assert numbered_names(source, "09") == ["L09", "NAMES09"]
+    assert numbered_names(source, "01") == ["_lab01_check"]
+
+
+@pytest.mark.parametrize("path", LAB_FILES, ids=rel)
+def test_lab_names_carry_no_lab_number_and_no_banner(path):
+    """In its own folder a lab's number is noise: `_check`, `NAMES`, `LAB_ID`, not `_check09`; and the
+    `# ==== labNN` banners of the old shared modules stay gone."""
+    text = path.read_text()
+    assert not numbered_names(text, path.parent.name[:2]), \
+        f"{rel(path)}: drop the lab number from {numbered_names(text, path.parent.name[:2])}"
+    banners = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith("# ====")]
+    assert not banners, f"{rel(path)}: remove the '# ====' banner lines {banners}"
+
+
+def test_every_lab_names_its_lifecycle_the_same():
+    """One scheme for the four lifecycle functions: _setup, _check, _solve, _teardown."""
+    from ckalab import labs
+    for lab in labs.all_labs():
+        names = [fn.__name__ for fn in (lab.setup_fn, lab.check_fn, lab.solve_fn, lab.teardown_fn)]
+        assert names == ["_setup", "_check", "_solve", "_teardown"], (lab.id, names)

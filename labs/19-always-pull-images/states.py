@@ -12,7 +12,7 @@ from ckalab import labs
 
 LAB = labs.module("lab19-always-pull-images")
 PAYROLL = f"{PRIVATE}/payroll:3.1"
-OWNER_NS, TENANT_NS = LAB.NS19_OWNER, LAB.NS19_TENANT
+OWNER_NS, TENANT_NS = LAB.NS_OWNER, LAB.NS_TENANT
 
 
 def apiserver_pod(plugins: str | None) -> dict:
