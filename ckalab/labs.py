@@ -54,6 +54,7 @@ What the framework guarantees, so lab modules need not repeat it:
   if it is missing the result is one failed sub-check naming the fix; a CourseError or any
   other exception inside `check_fn` becomes a failed sub-check "checker"; every name in
   `checks` that `check_fn` did not add is reported failed as "not checked: an earlier check failed".
+  That guard is `guarded_check`, which the mock exam's tasks run too (ckalab.exam_tasks).
 * `lab.say("building ...")` inside `check_fn` shows progress (panel status line, or print).
 * Paths: `lab.work_dir` (.ckalab/work/labNN/, learner-writable), `lab.files`
   (labs/NN-name/files/, the lab's own files; broken ones carry `.broken`), `lab.place(src, dest)`
@@ -241,22 +242,7 @@ class Lab:
 
     def check(self, *, record: bool = True) -> CheckResult:
         """Run every sub-check against the real state. Never raises; records progress."""
-        result = CheckResult(self.id)
-        problem = unavailable(self.level)
-        if problem:
-            result.add(f"needs {NEEDS[self.level]}", False, problem)
-        else:
-            try:
-                self.check_fn(self, result)
-            except CourseError as exc:
-                result.add("checker", False, exc.message)
-            except Exception as exc:  # a checker bug must still not blow up at the learner
-                result.add("checker", False, f"the check could not finish ({type(exc).__name__}: {exc}); "
-                                             "run lab.reset() and try again")
-            done = {s.name for s in result.subchecks}
-            for name in self.checks:
-                if name not in done:
-                    result.add(name, False, "not checked: an earlier check failed")
+        result = guarded_check(self, self.id, unavailable(self.level))
         if record:
             try:
                 progress.record_lab(self.id, passed=result.passed,
@@ -342,6 +328,43 @@ class LabPanel:
         else:
             self.hint_button.description = f"Hint {self.hints_used + 1} of {len(self.lab.hints)}"
         return text
+
+
+# ---------------------------------------------------------------- the guard of every Check
+
+NOT_CHECKED = "not checked: an earlier check failed"
+CHECKER = "checker"     # the sub-check a check that could not finish reports
+
+
+def needs(level: str) -> str:
+    """The one sub-check a Check reports when its level is missing."""
+    return f"needs {NEEDS[level]}"
+
+
+def guarded_check(lab: Lab, title: str, problem: str | None) -> CheckResult:
+    """`lab.check_fn` behind the one guard that a lab's Check and an exam task's share.
+
+    `problem` (the level is missing, from `unavailable`): nothing is read, and the result is one
+    failed sub-check naming the fix. A CourseError inside the check (the kubeconfig's context is
+    not the course's, the API server does not answer, ...) or a checker bug becomes a failed
+    sub-check "checker" instead of an exception; every declared sub-check it did not reach is
+    reported failed."""
+    result = CheckResult(title)
+    if problem:
+        result.add(needs(lab.level), False, problem)
+        return result
+    try:
+        lab.check_fn(lab, result)
+    except CourseError as exc:
+        result.add(CHECKER, False, exc.message)
+    except Exception as exc:  # a checker bug must still not blow up at the learner
+        result.add(CHECKER, False, f"the check could not finish ({type(exc).__name__}: {exc}); "
+                                   "run lab.reset() and try again")
+    done = {s.name for s in result.subchecks}
+    for name in lab.checks:
+        if name not in done:
+            result.add(name, False, NOT_CHECKED)
+    return result
 
 
 # ---------------------------------------------------------------- level probes
@@ -443,4 +466,4 @@ def get(lab_id: str) -> Lab:
 
 
 __all__ = ["Lab", "LabPanel", "WrongAttempt", "register", "get", "all_labs", "module", "labs_root", "unavailable",
-           "docker"]
+           "guarded_check", "docker"]

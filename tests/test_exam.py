@@ -143,6 +143,36 @@ def test_check_survives_a_checker_bug_and_a_missing_level():
     assert all(s.reason.startswith("skipped:") for s in skipped.subchecks)
 
 
+def test_the_exam_and_the_lab_share_one_guard(monkeypatch):
+    """One guard policy: a task's Check and its lab's run behind labs.guarded_check, and a checker
+    that stops gives the same reason in both."""
+    calls = []
+    real = labs.guarded_check
+    monkeypatch.setattr(labs, "guarded_check", lambda lab, title, problem: calls.append(title) or
+                        real(lab, title, problem))
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+
+    def wrong_context(task, r):
+        raise E.CourseError("The kubeconfig's context is prod-eu.", "run `make cluster`.")
+    task = fake_task(check_fn=wrong_context)
+    in_exam, in_lab = task.check(), task.lab.check(record=False)
+    assert calls == ["Task 1: Fake fake", "lab99-fake"]
+    assert in_lab.get("checker").reason in in_exam.get("a").reason
+
+
+def test_a_task_runs_its_labs_setup_solve_and_teardown(monkeypatch):
+    """The exam calls the lab's methods (with their level probe and their cleanup), not its raw functions."""
+    called = []
+    for method in ("setup", "solve", "teardown"):
+        monkeypatch.setattr(labs.Lab, method, lambda self, method=method: called.append((method, self.id)))
+    task = fake_task()
+    task.setup()
+    task.solve()
+    task.teardown()
+    assert called == [("teardown", "lab99-fake"), ("setup", "lab99-fake"), ("solve", "lab99-fake"),
+                      ("teardown", "lab99-fake")]
+
+
 def test_check_rejects_undeclared_subchecks():
     def extra(task, r):
         r.add("zzz", True, "?")
