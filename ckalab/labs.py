@@ -59,7 +59,7 @@ What the framework guarantees, so lab modules need not repeat it:
 * Paths: `lab.work_dir` (.ckalab/work/labNN/, learner-writable), `lab.files`
   (labs/NN-name/files/, the lab's own files; broken ones carry `.broken`), `lab.place(src, dest)`
   copies a workload file into work_dir unless the learner already has it.
-* Helpers for check_fn/setup_fn: `docker(*args)` runs docker with the course's config.
+* Helpers for check_fn/setup_fn: `ckalab.docker_checks.docker(*args)` runs docker with the course's config.
 * Progress (ckalab.progress.record_lab): every `check()` records passed/failed sub-checks
   (`check(record=False)` does not); `hint(step)` records how many hints were seen.
 * `panel()` returns a LabPanel (ipywidgets: check_button, hint_button, status, result,
@@ -391,11 +391,6 @@ def unavailable(level: str) -> str | None:
     return None
 
 
-def docker(*args: str, timeout: float = 300, input: str | None = None, cwd=None) -> shell.Result:
-    """docker with the course's own config (DOCKER_CONFIG in .ckalab/docker)."""
-    return shell.run(["docker", *args], env=shell.course_env(), timeout=timeout, input=input, cwd=cwd)
-
-
 # ---------------------------------------------------------------- registry of labs
 
 def register(lab: Lab) -> Lab:
@@ -466,4 +461,4 @@ def get(lab_id: str) -> Lab:
 
 
 __all__ = ["Lab", "LabPanel", "WrongAttempt", "register", "get", "all_labs", "module", "labs_root", "unavailable",
-           "guarded_check", "docker"]
+           "guarded_check"]

@@ -440,3 +440,18 @@ def test_every_lab_names_its_lifecycle_the_same():
     for lab in labs.all_labs():
         names = [fn.__name__ for fn in (lab.setup_fn, lab.check_fn, lab.solve_fn, lab.teardown_fn)]
         assert names == ["_setup", "_check", "_solve", "_teardown"], (lab.id, names)
+
+
+def test_kubectl_diagnose_and_docker_have_one_meaning_each():
+    """`kubectl` raises on a failure (cluster_actions; cluster.kubectl_result returns its Result),
+    `diagnose` is the machine's (doctor; a Pod's is diagnose.explain_pod), and `docker()` lives with
+    the Docker helpers (docker_checks), not in the lab framework."""
+    import ast
+    defined: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                defined.setdefault(node.name, []).append(path.stem)
+    assert defined["kubectl"] == ["cluster_actions"] and defined["kubectl_result"] == ["cluster"]
+    assert defined["diagnose"] == ["doctor"] and defined["explain_pod"] == ["diagnose"]
+    assert defined["docker"] == ["docker_checks"]

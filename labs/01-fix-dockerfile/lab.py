@@ -6,11 +6,11 @@ import json
 import time
 
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (ARCHIVE, URL_SOURCE, build, container_state, dockerfile_instructions,
+from ckalab.docker_checks import (ARCHIVE, build, container_state, docker, dockerfile_instructions,
                                   inspect_image, is_shell_form, last_log_line, read_or_none,
                                   reference_dockerfile, remove_containers, remove_images, run_detached,
-                                  solution_variant, wait_http, write_dockerfile)
-from ckalab.labs import Lab, WrongAttempt, docker, register
+                                  solution_variant, URL_SOURCE, wait_http, write_dockerfile)
+from ckalab.labs import Lab, WrongAttempt, register
 
 NAMES = {"image": "lab01/ledger-api:check", "run": "lab01-ledger-api", "args": "lab01-ledger-args",
                "port": 19001, "args_port": 19002}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (build, container_state, dockerfile_instructions, inspect_image,
+from ckalab.docker_checks import (build, container_state, docker, dockerfile_instructions, inspect_image,
                                   last_log_line, read_or_none, reference_dockerfile, remove_containers,
                                   remove_images, run_detached, solution_variant, wait_http, write_dockerfile)
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.labs import Lab, WrongAttempt, register
 
 # image: what the Check builds; fat: the starting image; run: the container the Check starts on port.
 NAMES = {"image": "lab02/invoice-api:check", "fat": "lab02/invoice-api:fat", "run": "lab02-invoice-api",

@@ -11,9 +11,9 @@ import tempfile
 from pathlib import Path
 
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (build, inspect_image, reference_dockerfile, remove_images, solution_variant,
-                                  write_dockerfile)
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.docker_checks import (build, docker, inspect_image, reference_dockerfile, remove_images,
+                                  solution_variant, write_dockerfile)
+from ckalab.labs import Lab, WrongAttempt, register
 
 # The two builds the Check makes: of the learner's Dockerfile, and again after one code edit.
 NAMES = {"before": "lab03/catalog-indexer:check-before", "after": "lab03/catalog-indexer:check-after"}

@@ -9,8 +9,8 @@ from pathlib import Path
 from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import inspect_image, pushed_config, remove_images
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.docker_checks import docker, inspect_image, pushed_config, remove_images
+from ckalab.labs import Lab, WrongAttempt, register
 
 def _home_docker_config() -> Path:
     return Path.home() / ".docker" / "config.json"

@@ -13,8 +13,8 @@ import yaml
 from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import inspect_image, pushed_config, pushed_config_digest, remove_images
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.docker_checks import docker, inspect_image, pushed_config, pushed_config_digest, remove_images
+from ckalab.labs import Lab, WrongAttempt, register
 
 # tag: the release to pin; old_tag: an older release in the same repository.
 NAMES = {"repo": "lab06/ledger-api", "tag": "1.4", "old_tag": "1.3"}

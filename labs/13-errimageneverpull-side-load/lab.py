@@ -11,8 +11,9 @@ from ckalab.cluster_actions import (apply_manifest, build_push, crictl, delete_n
                                     rollout_status, wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_deployment, check_image_on_nodes, check_pods,
                                    container, course_settings, node_images, normalized, selector_of, short)
+from ckalab.docker_checks import docker
 from ckalab.errors import CourseError
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.labs import Lab, WrongAttempt, register
 
 LAB_ID = "lab13-errimageneverpull-side-load"
 NAMES = {"ns": "lab13-ledger", "deploy": "ledger-sync", "container": "sync", "repo": "ledger-sync", "tag": "1.0"}

@@ -22,10 +22,10 @@ from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab import shell
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (container_state, inspect_image, pushed_config_digest, remove_containers,
-                                  remove_images, wait_http)
+from ckalab.docker_checks import (container_state, docker, inspect_image, pushed_config_digest,
+                                  remove_containers, remove_images, wait_http)
 from ckalab.errors import CourseError
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.labs import Lab, WrongAttempt, register
 
 NAMES = {"repo": "lab15/sun-cipher", "tag": "v1-podman", "container": "lab15-sun-cipher", "port": 18150}
 PORT_PUBLISHED = "port published on 127.0.0.1"

@@ -18,8 +18,9 @@ from ckalab.cluster_actions import (apply_manifest, build_push, crictl, delete_n
                                     node_container, rollout_status, wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_deployment, check_image_on_nodes, check_pods,
                                    container, course_settings, normalized, selector_of, short)
+from ckalab.docker_checks import docker
 from ckalab.errors import CourseError
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.labs import Lab, WrongAttempt, register
 
 LAB_ID = "lab16-save-image-load-on-node"
 NAMES = {"ns": "lab16-reports", "deploy": "report-gen", "container": "report", "repo": "report-gen",

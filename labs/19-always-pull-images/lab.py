@@ -27,6 +27,7 @@ import uuid
 from ckalab import registry as registry_module
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
+from ckalab.cluster import kubectl_result
 from ckalab.cluster_actions import (apply_manifest, build_push, create_pull_secret, crictl, delete_namespaces,
                                     in_node, kubectl, node_container, rollout_status, wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_pods, normalized, not_checked, pod_ready,
@@ -163,7 +164,7 @@ def wait_for_apiserver(before: str, timeout: float = 240) -> None:
     want, seen = _manifest_plugins(), None
     while time.monotonic() < deadline:
         now = _apiserver_container()
-        if now and now != before and kubectl("get", "--raw", "/readyz", check=False, timeout=10).ok:
+        if now and now != before and kubectl_result("get", "--raw", "/readyz", timeout=10).ok:
             try:
                 seen = admission_plugins(apiserver_command(Kube(budget=5)) or [])
             except CourseError:
