@@ -32,7 +32,8 @@ ckalab.cluster_checks for reading the cluster, ckalab.cluster_actions for changi
         id="lab01-fix-dockerfile", title="Fix a broken Dockerfile", level="docker",
         checks=["builds", "exec-form CMD", ...],     # sub-check names, in the order shown
         first_failure="exec-form CMD",               # fails right after setup (tests assert it)
-        hints=["...", "...", "..."],                 # exactly 3, from a nudge to nearly the answer
+        hints=["...", "...", "..."],                 # exactly 3, from a nudge to nearly the answer;
+                                                     # {cluster}, {node}, {context}: the course's own
         setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
         wrong_attempts=[WrongAttempt("keeps ADD", _keeps_add, fails="no ADD for local files")],
         check_note="",      # say so when the Check builds or waits: shown while it runs
@@ -253,6 +254,12 @@ class Lab:
 
     # ------------------------------------------------------------ hints and panel
 
+    @property
+    def shown_hints(self) -> list[str]:
+        """The hints as the learner reads them: `{cluster}`, `{node}` and `{context}` name the
+        course's own cluster (CKALAB_CLUSTER), its node and its kube context."""
+        return [with_course_names(h) for h in self.hints]
+
     def hint(self, step: int) -> str:
         """Hint `step` (1-3) and record that the learner has seen that many."""
         step = max(1, min(step, len(self.hints)))
@@ -260,7 +267,7 @@ class Lab:
             progress.record_lab(self.id, hints_used=step)
         except OSError:
             pass
-        return self.hints[step - 1]
+        return self.shown_hints[step - 1]
 
     def panel(self) -> "LabPanel | None":
         """Check + Hint buttons for the notebook; one Skipped line without Docker/cluster."""
@@ -320,7 +327,7 @@ class LabPanel:
         self.hints_used += 1
         text = self.lab.hint(self.hints_used)
         shown = "".join(f"<p style='{READABLE}'><b>Hint {i + 1}:</b> {inline_code(h)}</p>"
-                        for i, h in enumerate(self.lab.hints[:self.hints_used]))
+                        for i, h in enumerate(self.lab.shown_hints[:self.hints_used]))
         self.hints_shown.value = shown
         if self.hints_used >= len(self.lab.hints):
             self.hint_button.description = "No more hints"
@@ -328,6 +335,19 @@ class LabPanel:
         else:
             self.hint_button.description = f"Hint {self.hints_used + 1} of {len(self.lab.hints)}"
         return text
+
+
+# ---------------------------------------------------------------- the course's names in hints
+
+def with_course_names(text: str) -> str:
+    """`text` with `{cluster}`, `{node}` and `{context}` replaced by the course's cluster name
+    (CKALAB_CLUSTER, default cka-images), its node (<cluster>-control-plane) and its kube context
+    (kind-<cluster>). Plain replacement: other braces in a hint (a Go template) stay as written."""
+    cfg = settings_module.load()
+    for placeholder, value in (("{cluster}", cfg.cluster_name), ("{node}", f"{cfg.cluster_name}-control-plane"),
+                               ("{context}", cfg.kube_context)):
+        text = text.replace(placeholder, value)
+    return text
 
 
 # ---------------------------------------------------------------- the guard of every Check

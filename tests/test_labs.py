@@ -349,3 +349,19 @@ def test_every_lab_but_the_node_wide_ones_takes_names():
     so the mock exam can draw the lab under other names (CONTRIBUTING: "Labs take names")."""
     for lab in labs.all_labs():
         assert bool(lab.names) == (lab.id not in NODE_WIDE_LABS), lab.id
+
+
+def test_hints_name_the_configured_cluster(monkeypatch, temp_progress):
+    """CKALAB_CLUSTER=other: no hint says cka-images; the node is other-control-plane, and kind
+    loads into --name other."""
+    monkeypatch.setenv("CKALAB_CLUSTER", "other")
+    for lab in labs.all_labs():
+        texts = [*lab.shown_hints, lab.title, lab.check_note, *(w.name for w in lab.wrong_attempts)]
+        assert not [t for t in texts if "cka-images" in t], lab.id
+        assert not [h for h in lab.shown_hints if re.search(r"\{(cluster|node|context)\}", h)], lab.id
+    shown = [h for lab in labs.all_labs() for h in lab.shown_hints]
+    assert any("docker exec other-control-plane " in h for h in shown)
+    assert any("--name other" in h for h in shown)
+    assert "/api/v1/nodes/other-control-plane/proxy/configz" in labs.get("lab17-kubelet-parallel-pulls").hint(2)
+    monkeypatch.delenv("CKALAB_CLUSTER")
+    assert "docker exec cka-images-control-plane " in labs.get("lab17-kubelet-parallel-pulls").hint(3)

@@ -112,12 +112,12 @@ register(Lab(
         "containerd. The image ledger-sync:1.0 exists only in your Docker Engine (`docker images ledger-sync`).",
         "kind copies an image from your Docker into the nodes: `kind load docker-image IMAGE --name CLUSTER`. "
         "Without --name it targets a cluster called `kind`. Check the node with "
-        "`docker exec cka-images-control-plane crictl images | grep ledger-sync`.",
-        "kind load docker-image ledger-sync:1.0 --name cka-images, then kubectl rollout restart "
+        "`docker exec {node} crictl images | grep ledger-sync`.",
+        "kind load docker-image ledger-sync:1.0 --name {cluster}, then kubectl rollout restart "
         "deployment/ledger-sync -n lab13-ledger (or wait for the next retry). If kind load fails with "
         "`ctr: content digest sha256:...: not found` (Docker's containerd image store), load one platform "
         "from a file: `docker save --platform linux/amd64 -o ledger-sync.tar ledger-sync:1.0` (linux/arm64 "
-        "on Arm), then `kind load image-archive ledger-sync.tar --name cka-images`.",
+        "on Arm), then `kind load image-archive ledger-sync.tar --name {cluster}`.",
     ],
     setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[

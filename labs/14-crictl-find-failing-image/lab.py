@@ -163,10 +163,10 @@ register(Lab(
     checks=["answer file exists", "failing pod found", "image matches", "reason matches"],
     first_failure="answer file exists",
     hints=[
-        "Work on the node: `docker exec cka-images-control-plane crictl pods --namespace lab14-fraud` "
+        "Work on the node: `docker exec {node} crictl pods --namespace lab14-fraud` "
         "finds the Pod, `crictl ps -a --pod POD_ID` its containers: the one that never started has no "
         "container at all.",
-        "The node's kubelet log names the image it could not pull: `docker exec cka-images-control-plane "
+        "The node's kubelet log names the image it could not pull: `docker exec {node} "
         "journalctl -u kubelet --no-pager | grep -i 'failed to pull'` (or read the Pod's Events). Then "
         "`crictl pull IMAGE` on the node shows the registry's answer.",
         "The metrics-agent image comes from private-registry:5000 and the Pod has no pull Secret: "

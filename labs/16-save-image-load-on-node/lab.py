@@ -181,10 +181,10 @@ register(Lab(
         "tag, and the node's container runtime can import it.",
         "`docker save -o FILE IMAGE` writes an image archive (`docker export` writes only a container's files, "
         "with no config and no tag). kind imports an archive into every node: `kind load image-archive FILE "
-        "--name cka-images`. Without kind, containerd on the node reads it from standard input: "
-        "`docker exec -i cka-images-control-plane ctr -n k8s.io images import - < FILE`.",
+        "--name {cluster}`. Without kind, containerd on the node reads it from standard input: "
+        "`docker exec -i {node} ctr -n k8s.io images import - < FILE`.",
         f"docker save -o .ckalab/work/lab16/{NAMES['archive']} {_DEFAULT}, then kind load image-archive "
-        f".ckalab/work/lab16/{NAMES['archive']} --name cka-images, then kubectl rollout restart "
+        f".ckalab/work/lab16/{NAMES['archive']} --name {{cluster}}, then kubectl rollout restart "
         f"deployment/{NAMES['deploy']} -n {NAMES['ns']} (the Pod would otherwise wait out its pull back-off).",
     ],
     setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,

@@ -166,15 +166,15 @@ register(Lab(
     first_failure="kubelet answers",
     hints=[
         "The kubelet is a systemd service inside the node container, not a Pod: `docker exec "
-        "cka-images-control-plane systemctl status kubelet` shows it restarting, and `journalctl -u kubelet` "
+        "{node} systemctl status kubelet` shows it restarting, and `journalctl -u kubelet` "
         "shows the line it prints before it exits.",
         f"The kubelet reads {KUBELET_CONFIG} only when it starts. It refuses maxParallelImagePulls above 1 "
         "while serializeImagePulls is true. Edit the file in the node (it has sed, not vi), restart the "
         "kubelet, then read what it really runs with: `kubectl get --raw "
-        "/api/v1/nodes/cka-images-control-plane/proxy/configz`.",
-        "docker exec cka-images-control-plane sed -i 's/^serializeImagePulls: .*/serializeImagePulls: false/; "
+        "/api/v1/nodes/{node}/proxy/configz`.",
+        "docker exec {node} sed -i 's/^serializeImagePulls: .*/serializeImagePulls: false/; "
         f"s/^maxParallelImagePulls: .*/maxParallelImagePulls: {MAX_PULLS}/' {KUBELET_CONFIG}, then "
-        "docker exec cka-images-control-plane systemctl restart kubelet, then copy the value of "
+        "docker exec {node} systemctl restart kubelet, then copy the value of "
         "imagePullCredentialsVerificationPolicy from configz into .ckalab/work/lab17/policy.txt.",
     ],
     setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,

@@ -194,11 +194,11 @@ register(Lab(
     checks=["report file exists", "agent container ID", "runtime type", "exit code", "rotator log saved"],
     first_failure="report file exists",
     hints=[
-        "Everything is on the node: `docker exec cka-images-control-plane crictl ps --name agent` lists the "
+        "Everything is on the node: `docker exec {node} crictl ps --name agent` lists the "
         "running agent container with its ID; add `-a` to see containers that have exited, such as rotator's.",
         "`crictl inspect ID` prints one container as JSON: its runtime type is in info.runtimeType, and an "
         "exited container's exit code in status.exitCode. `crictl logs ID` prints a container's log.",
-        "crictl logs writes the container's stderr to its own stderr: `docker exec cka-images-control-plane "
+        "crictl logs writes the container's stderr to its own stderr: `docker exec {node} "
         "crictl logs ID > .ckalab/work/lab18/rotator.log 2>&1` keeps both. Then write container=, runtime= "
         "and exitcode= lines into .ckalab/work/lab18/report.txt.",
     ],

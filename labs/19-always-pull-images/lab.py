@@ -268,11 +268,11 @@ register(Lab(
     hints=[
         "The API server is a static Pod: the kubelet runs it from a file in the node, "
         f"{APISERVER_MANIFEST}, and recreates it whenever that file changes. `docker exec "
-        f"cka-images-control-plane grep admission {APISERVER_MANIFEST}` shows which plugins it enables now.",
+        f"{{node}} grep admission {APISERVER_MANIFEST}` shows which plugins it enables now.",
         f"Add {PLUGIN} to the list after a comma (the flag holds the whole list). Keep a copy of the file "
         "outside /etc/kubernetes/manifests: the kubelet reads every file there as a static Pod. While the API server "
         "restarts, kubectl fails for a minute; `kubectl get --raw /readyz` answers ok when it is back.",
-        f"docker exec cka-images-control-plane sed -i 's/{PLUGINS_FLAG}=NodeRestriction$/"
+        f"docker exec {{node}} sed -i 's/{PLUGINS_FLAG}=NodeRestriction$/"
         f"{PLUGINS_FLAG}=NodeRestriction,{PLUGIN}/' {APISERVER_MANIFEST}, wait for /readyz, then "
         "kubectl rollout restart deployment/payroll -n lab19-payroll and kubectl delete pods --all -n lab19-tenant.",
     ],
