@@ -56,6 +56,9 @@ def test_a_lab_needs_three_hints_and_known_check_names():
         make_lab(wrong_attempts=[labs.WrongAttempt("w", lambda lab: None, fails="nope")])
     with pytest.raises(ValueError, match="level"):
         make_lab(level="kubernetes")
+    with pytest.raises(ValueError, match="disrupts must be one of"):
+        make_lab(disrupts="kubelet")
+    assert make_lab(disrupts="node").disrupts == "node" and make_lab().disrupts is None
 
 
 def test_registering_the_same_id_from_two_modules_fails(monkeypatch):
