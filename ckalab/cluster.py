@@ -148,9 +148,10 @@ def guard(cfg: Settings | None = None) -> None:
         raise problem
 
 
-def kubectl(*args: str, cfg: Settings | None = None, input: str | None = None,
-            timeout: float = 120) -> shell.Result:
-    """kubectl against the course's cluster only."""
+def kubectl_result(*args: str, cfg: Settings | None = None, input: str | None = None,
+                   timeout: float = 120) -> shell.Result:
+    """kubectl against the course's cluster only: its Result, failed or not (it raises only when
+    the kubeconfig's context is not the course's). cluster_actions.kubectl raises on a failure."""
     cfg = cfg or settings_module.load()
     guard(cfg)
     return shell.run(["kubectl", "--context", cfg.kube_context, *args],
@@ -216,7 +217,7 @@ def create(cfg: Settings | None = None, *, echo=print) -> None:
                 raise CourseError(f"Could not configure registry {host} on node {node}: {result.output}",
                                   "run `make cluster-delete cluster`.")
     kind_network.connect_to_kind_network(cfg, cluster_exists=True)
-    result = kubectl("apply", "-f", "-", cfg=cfg, input=local_registry_configmap(cfg))
+    result = kubectl_result("apply", "-f", "-", cfg=cfg, input=local_registry_configmap(cfg))
     if not result.ok:
         raise CourseError(f"Could not apply the local-registry-hosting ConfigMap: {result.output}",
                           "run `make doctor`.")

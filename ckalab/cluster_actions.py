@@ -16,7 +16,8 @@ from . import shell
 from .checks import CheckResult
 from .cluster_checks import PULL_SECRET, api_client, course_hosts, course_settings, private_host, short
 from .errors import CourseError
-from .labs import Lab, docker
+from .docker_checks import docker
+from .labs import Lab
 
 # ====================================================================== images, registry, node
 
@@ -38,10 +39,12 @@ def build_push(lab: Lab, push_as: str, version: str, labels: dict | None = None)
                               "run `make registries`, then lab.reset().")
 
 
-def kubectl(*args: str, input: str | None = None, check: bool = True, timeout: float = 180):
+def kubectl(*args: str, input: str | None = None, timeout: float = 180):
+    """kubectl against the course's cluster; raises a CourseError when it fails (for its Result
+    whatever happens: cluster.kubectl_result)."""
     from . import cluster
-    result = cluster.kubectl(*args, input=input, timeout=timeout)
-    if check and not result.ok:
+    result = cluster.kubectl_result(*args, input=input, timeout=timeout)
+    if not result.ok:
         raise CourseError(f"`kubectl {' '.join(args)[:120]}` failed: {short(result.output, 300)}",
                           "run `make doctor`, then lab.reset().")
     return result

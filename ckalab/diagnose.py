@@ -1,6 +1,6 @@
 """Plain-language diagnosis of image problems, from a Pod and its events.
 
-    d = ck.diagnose.diagnose(pod_json, events_json)   # dicts as `kubectl get ... -o json` prints them
+    d = ck.diagnose.explain_pod(pod_json, events_json)   # dicts as `kubectl get ... -o json` prints them
     print(d)                                            # reason, image, likely cause, evidence, fix
     d = ck.diagnose.from_cluster("web-7d9c-abcde", "nb08")  # the same, read from the course cluster
 
@@ -231,7 +231,7 @@ def classify_text(text: str) -> str | None:
     return None
 
 
-def diagnose_container(pod: dict, events, container: str) -> Diagnosis:
+def explain_container(pod: dict, events, container: str) -> Diagnosis:
     meta = pod.get("metadata") or {}
     status = next((s for s in _statuses(pod) if s.get("name") == container), {})
     image = _spec_images(pod).get(container) or status.get("image")
@@ -286,21 +286,21 @@ def diagnose_container(pod: dict, events, container: str) -> Diagnosis:
     return make("other", message)
 
 
-def diagnose_all(pod: dict, events=None) -> list[Diagnosis]:
+def explain_containers(pod: dict, events=None) -> list[Diagnosis]:
     """One Diagnosis per container (init containers first)."""
     if isinstance(pod, str):
         pod = json.loads(pod)
     if (pod or {}).get("kind") not in (None, "Pod"):
-        raise CourseError(f"diagnose() needs a Pod, not a {pod.get('kind')}.",
+        raise CourseError(f"explain_pod() needs a Pod, not a {pod.get('kind')}.",
                           "pass the output of `kubectl get pod NAME -o json`.")
     names = list(_spec_images(pod)) or [s.get("name") for s in _statuses(pod)]
-    return [diagnose_container(pod, events, name) for name in names]
+    return [explain_container(pod, events, name) for name in names]
 
 
-def diagnose(pod: dict, events=None) -> Diagnosis:
+def explain_pod(pod: dict, events=None) -> Diagnosis:
     """The diagnosis that matters most: the first container with an image problem,
     else the first that is not running, else the first container."""
-    found = diagnose_all(pod, events)
+    found = explain_containers(pod, events)
     if not found:
         meta = (pod or {}).get("metadata") or {}
         return Diagnosis(meta.get("name", "?"), meta.get("namespace", "default"), None, None,
@@ -327,18 +327,18 @@ def _shorten(text: str, limit: int = 240) -> str:
 def read_pod(name: str, namespace: str) -> tuple[dict, dict]:
     """The Pod and its events, as the API server returns them (course cluster only)."""
     from . import cluster
-    pod = cluster.kubectl("get", "pod", name, "-n", namespace, "-o", "json")
+    pod = cluster.kubectl_result("get", "pod", name, "-n", namespace, "-o", "json")
     if not pod.ok:
         raise CourseError(f"Could not read pod {namespace}/{name}: {pod.output.strip()}",
                           f"list the Pods with `kubectl get pods -n {namespace}`.")
-    events = cluster.kubectl("get", "events", "-n", namespace, "--field-selector",
+    events = cluster.kubectl_result("get", "events", "-n", namespace, "--field-selector",
                              f"involvedObject.name={name}", "-o", "json")
     return json.loads(pod.output), (json.loads(events.output) if events.ok else {"items": []})
 
 
 def from_cluster(name: str, namespace: str) -> Diagnosis:
     pod, events = read_pod(name, namespace)
-    return diagnose(pod, events)
+    return explain_pod(pod, events)
 
 
 def first_pod(selector: str, namespace: str, timeout: float = 30) -> str:
@@ -349,7 +349,7 @@ def first_pod(selector: str, namespace: str, timeout: float = 30) -> str:
     from . import cluster
     deadline = time.monotonic() + timeout
     while True:
-        result = cluster.kubectl("get", "pods", "-n", namespace, "-l", selector,
+        result = cluster.kubectl_result("get", "pods", "-n", namespace, "-l", selector,
                                  "--sort-by=.metadata.creationTimestamp", "-o",
                                  "jsonpath={.items[*].metadata.name}")
         names = result.output.split() if result.ok else []
@@ -368,9 +368,9 @@ def wait_for_reason(name: str, namespace: str, reasons=IMAGE_REASONS | {"CreateC
     deadline = time.monotonic() + timeout
     seen = ""
     while time.monotonic() < deadline:
-        result = cluster.kubectl("get", "pod", name, "-n", namespace, "-o", "json")
+        result = cluster.kubectl_result("get", "pod", name, "-n", namespace, "-o", "json")
         if result.ok:
-            d = diagnose(json.loads(result.output))
+            d = explain_pod(json.loads(result.output))
             seen = d.reason or ""
             if seen in reasons or seen == "Running":
                 return seen

@@ -12,14 +12,19 @@ from pathlib import Path
 
 import requests
 
-from . import registry
-from .labs import Lab, docker
+from . import registry, shell
+from .labs import Lab
 
 URL_SOURCE = re.compile(r"^(https?://|git@)")
 ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2|tar\.xz|txz)$")
 
 
 # ---------------------------------------------------------------- helpers
+
+def docker(*args: str, timeout: float = 300, input: str | None = None, cwd=None) -> shell.Result:
+    """docker with the course's own config (DOCKER_CONFIG in .ckalab/docker)."""
+    return shell.run(["docker", *args], env=shell.course_env(), timeout=timeout, input=input, cwd=cwd)
+
 
 def dockerfile_instructions(text: str) -> list[tuple[int, str, str]]:
     """(line number, INSTRUCTION, arguments) for each instruction; continuations joined."""

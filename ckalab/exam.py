@@ -315,10 +315,9 @@ class Exam:
 
     def cleanup(self) -> None:
         """Remove what the exam made: containers, local images, work files, its namespaces."""
-        from .labs import unavailable
         self.stop()
         for task in self.tasks:
-            task.teardown(level_available=unavailable(task.level) is None)
+            task.teardown()
         shutil.rmtree(_cfg().state_dir / "work" / "exam", ignore_errors=True)
         print("Exam cleaned up. Pushed tags stay in the local registries (they do not allow deletes).")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,12 @@ from typing import Callable
 from . import labs
 from . import settings as settings_module
 from .checks import CheckResult
-from .errors import CourseError
 
 SKILLS = ("Dockerfile", "registries", "rollouts", "pull secrets", "troubleshooting")
 DOCKER_TASKS = 3             # drawn from the Docker-level templates
 CLUSTER_TASKS = 3            # ... and from the cluster-level ones (notebook 10 has six task cells)
 HOST_PORTS = (18101, 18102, 18103)  # notebook 10's host ports
-NOT_CHECKED = "not checked: an earlier check of this task failed"
+NOT_CHECKED = labs.NOT_CHECKED
 
 TEAMS = {
     "payments": ["ledger-api", "invoice-worker", "billing-web"],
@@ -121,44 +119,43 @@ class Task:
         return self.markdown()
 
     def setup(self) -> None:
-        self.teardown()
-        self.lab.setup_fn(self.lab)
+        """The lab's own reset, under the task's names: its teardown, then its setup (silent: the
+        exam never says which lab a task comes from)."""
+        self.lab.reset(announce=False)
 
     def solve(self) -> None:
-        self.lab.solve_fn(self.lab)
+        self.lab.solve()
 
-    def teardown(self, *, level_available: bool = True) -> None:
-        """What the lab's teardown removes, then the task's folder (the lab keeps its state there)."""
-        if level_available:
-            self.lab.teardown_fn(self.lab)
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+    def teardown(self) -> None:
+        """The lab's own teardown, silent; it removes the task's folder too (the lab's work_dir)."""
+        self.lab.teardown(announce=False)
 
     def check(self, problem: str | None = None) -> CheckResult:
-        """The lab's Check under the task's names: every sub-check, in order; never raises.
-        `problem`: the level is missing."""
-        raw = CheckResult(f"Task {self.number}: {self.title}")
-        if problem:
-            return _ordered(self, raw, f"skipped: {problem}")
-        try:
-            self.lab.check_fn(self.lab, raw)
-        except CourseError as exc:
-            return _ordered(self, raw, f"the check could not finish: {exc.message}")
-        except Exception as exc:  # noqa: BLE001 - a checker bug must not lose the whole exam
-            return _ordered(self, raw, f"the check could not finish ({type(exc).__name__}: {exc})")
-        return _ordered(self, raw, NOT_CHECKED)
+        """The lab's Check under the task's names, behind the lab's own guard (labs.guarded_check):
+        every sub-check, in order, so that a score is a tally; never raises. `problem`: the level
+        is missing (the exam probes each level once)."""
+        return _ordered(self, labs.guarded_check(self.lab, f"Task {self.number}: {self.title}", problem))
 
 
-def _ordered(task: Task, raw: CheckResult, missing_reason: str) -> CheckResult:
-    done = {s.name: s for s in raw.subchecks}
-    unknown = set(done) - set(task.checks)
+def _ordered(task: Task, guarded: CheckResult) -> CheckResult:
+    """The lab's result as exactly its declared sub-checks: the guard's own line (the level is
+    missing, or the checker stopped) becomes the reason of every sub-check it kept from running."""
+    done = {s.name: s for s in guarded.subchecks}
+    guard_lines = {labs.needs(task.level), labs.CHECKER}
+    unknown = set(done) - set(task.checks) - guard_lines
     if unknown:
         raise ValueError(f"task {task.key} added sub-checks it does not declare: {sorted(unknown)}")
-    result = CheckResult(raw.lab)
+    stopped = next((s for s in guarded.subchecks if s.name in guard_lines), None)
+    why = None
+    if stopped is not None:
+        why = (f"skipped: {stopped.reason}" if stopped.name != labs.CHECKER
+               else f"the check could not finish: {stopped.reason}")
+    result = CheckResult(guarded.lab)
     for name in task.checks:
-        if name in done:
+        if name in done and not (why and done[name].reason == NOT_CHECKED):
             result.subchecks.append(done[name])
         else:
-            result.add(name, False, missing_reason)
+            result.add(name, False, why or NOT_CHECKED)
     return result
 
 

@@ -32,11 +32,14 @@ ckalab.cluster_checks for reading the cluster, ckalab.cluster_actions for changi
         id="lab01-fix-dockerfile", title="Fix a broken Dockerfile", level="docker",
         checks=["builds", "exec-form CMD", ...],     # sub-check names, in the order shown
         first_failure="exec-form CMD",               # fails right after setup (tests assert it)
-        hints=["...", "...", "..."],                 # exactly 3, from a nudge to nearly the answer
+        hints=["...", "...", "..."],                 # exactly 3, from a nudge to nearly the answer;
+                                                     # {cluster}, {node}, {context}: the course's own
         setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
         wrong_attempts=[WrongAttempt("keeps ADD", _keeps_add, fails="no ADD for local files")],
         check_note="",      # say so when the Check builds or waits: shown while it runs
         names={"image": "lab01/ledger-api:check", ...},   # what a variant may rename (see below)
+        disrupts=None,      # "node" (restarts the kubelet) or "control-plane" (restarts the API server):
+                            # what other labs on the cluster would feel, so tests run its cycle alone
     ))
 
 Every lab.py ends in this same `register(Lab(...))` shape: it is the declaration, repeated on purpose.
@@ -52,11 +55,12 @@ What the framework guarantees, so lab modules need not repeat it:
   if it is missing the result is one failed sub-check naming the fix; a CourseError or any
   other exception inside `check_fn` becomes a failed sub-check "checker"; every name in
   `checks` that `check_fn` did not add is reported failed as "not checked: an earlier check failed".
+  That guard is `guarded_check`, which the mock exam's tasks run too (ckalab.exam_tasks).
 * `lab.say("building ...")` inside `check_fn` shows progress (panel status line, or print).
 * Paths: `lab.work_dir` (.ckalab/work/labNN/, learner-writable), `lab.files`
   (labs/NN-name/files/, the lab's own files; broken ones carry `.broken`), `lab.place(src, dest)`
   copies a workload file into work_dir unless the learner already has it.
-* Helpers for check_fn/setup_fn: `docker(*args)` runs docker with the course's config.
+* Helpers for check_fn/setup_fn: `ckalab.docker_checks.docker(*args)` runs docker with the course's config.
 * Progress (ckalab.progress.record_lab): every `check()` records passed/failed sub-checks
   (`check(record=False)` does not); `hint(step)` records how many hints were seen.
 * `panel()` returns a LabPanel (ipywidgets: check_button, hint_button, status, result,
@@ -88,6 +92,7 @@ from .errors import CourseError
 
 LAB_FILE = "lab.py"
 LEVELS = ("docker", "cluster")
+DISRUPTS = (None, "node", "control-plane")
 NEEDS = {"docker": "Docker", "cluster": "a kind cluster"}
 
 _REGISTRY: dict[str, "Lab"] = {}
@@ -122,10 +127,8 @@ class Lab:
     teardown_fn: Callable[["Lab"], None]
     wrong_attempts: list[WrongAttempt] = field(default_factory=list)
     check_note: str = ""
-    # What the lab restarts that every other lab needs ("kubelet", "API server"): its notebook and its
-    # cycle then run with the cluster to themselves.
-    disrupts: str | None = None
     names: dict = field(default_factory=dict)
+    disrupts: str | None = None
     _work_dir: Path | None = field(default=None, repr=False)
     _folder: Path | None = field(default=None, repr=False)
     _defaults: dict | None = field(default=None, repr=False)
@@ -134,6 +137,8 @@ class Lab:
     def __post_init__(self):
         if self.level not in LEVELS:
             raise ValueError(f"{self.id}: level must be one of {LEVELS}, not {self.level!r}")
+        if self.disrupts not in DISRUPTS:
+            raise ValueError(f"{self.id}: disrupts must be one of {DISRUPTS}, not {self.disrupts!r}")
         if len(self.hints) != 3:
             raise ValueError(f"{self.id}: a lab has exactly 3 stepped hints, not {len(self.hints)}")
         names = set(self.checks)
@@ -202,30 +207,33 @@ class Lab:
         from .cells import requires
         return requires(self.level, what)
 
-    def setup(self) -> None:
-        """Create the starting state. Without the level it needs, prints one Skipped line."""
+    def setup(self, *, announce: bool = True) -> None:
+        """Create the starting state. Without the level it needs, prints one Skipped line.
+        announce=False leaves out the "<id> is ready" line: a mock-exam task never names its lab."""
         if not self._available(f"setting up {self.id}"):
             return
         self.setup_fn(self)
-        print(f"{self.id} is ready: {self.title}.")
+        if announce:
+            print(f"{self.id} is ready: {self.title}.")
 
     def solve(self) -> None:
         """The reference solution (what tests and CI run with SOLVE=True)."""
         if self._available(f"the reference solution of {self.id}"):
             self.solve_fn(self)
 
-    def teardown(self) -> None:
+    def teardown(self, *, announce: bool = True) -> None:
         """Remove what the lab made, including the learner's files in work_dir."""
         problem = unavailable(self.level)
         if problem is None:
             self.teardown_fn(self)
         self.remove_work()
-        print(f"{self.id}: cleaned up" + (f" (only its files: {problem})" if problem else "") + ".")
+        if announce:
+            print(f"{self.id}: cleaned up" + (f" (only its files: {problem})" if problem else "") + ".")
 
-    def reset(self) -> None:
+    def reset(self, *, announce: bool = True) -> None:
         """Start over: teardown, then setup."""
-        self.teardown()
-        self.setup()
+        self.teardown(announce=announce)
+        self.setup(announce=announce)
 
     # ------------------------------------------------------------ check
 
@@ -238,22 +246,7 @@ class Lab:
 
     def check(self, *, record: bool = True) -> CheckResult:
         """Run every sub-check against the real state. Never raises; records progress."""
-        result = CheckResult(self.id)
-        problem = unavailable(self.level)
-        if problem:
-            result.add(f"needs {NEEDS[self.level]}", False, problem)
-        else:
-            try:
-                self.check_fn(self, result)
-            except CourseError as exc:
-                result.add("checker", False, exc.message)
-            except Exception as exc:  # a checker bug must still not blow up at the learner
-                result.add("checker", False, f"the check could not finish ({type(exc).__name__}: {exc}); "
-                                             "run lab.reset() and try again")
-            done = {s.name for s in result.subchecks}
-            for name in self.checks:
-                if name not in done:
-                    result.add(name, False, "not checked: an earlier check failed")
+        result = guarded_check(self, self.id, unavailable(self.level))
         if record:
             try:
                 progress.record_lab(self.id, passed=result.passed,
@@ -264,6 +257,12 @@ class Lab:
 
     # ------------------------------------------------------------ hints and panel
 
+    @property
+    def shown_hints(self) -> list[str]:
+        """The hints as the learner reads them: `{cluster}`, `{node}` and `{context}` name the
+        course's own cluster (CKALAB_CLUSTER), its node and its kube context."""
+        return [with_course_names(h) for h in self.hints]
+
     def hint(self, step: int) -> str:
         """Hint `step` (1-3) and record that the learner has seen that many."""
         step = max(1, min(step, len(self.hints)))
@@ -271,7 +270,7 @@ class Lab:
             progress.record_lab(self.id, hints_used=step)
         except OSError:
             pass
-        return self.hints[step - 1]
+        return self.shown_hints[step - 1]
 
     def panel(self) -> "LabPanel | None":
         """Check + Hint buttons for the notebook; one Skipped line without Docker/cluster."""
@@ -331,7 +330,7 @@ class LabPanel:
         self.hints_used += 1
         text = self.lab.hint(self.hints_used)
         shown = "".join(f"<p style='{READABLE}'><b>Hint {i + 1}:</b> {inline_code(h)}</p>"
-                        for i, h in enumerate(self.lab.hints[:self.hints_used]))
+                        for i, h in enumerate(self.lab.shown_hints[:self.hints_used]))
         self.hints_shown.value = shown
         if self.hints_used >= len(self.lab.hints):
             self.hint_button.description = "No more hints"
@@ -339,6 +338,56 @@ class LabPanel:
         else:
             self.hint_button.description = f"Hint {self.hints_used + 1} of {len(self.lab.hints)}"
         return text
+
+
+# ---------------------------------------------------------------- the course's names in hints
+
+def with_course_names(text: str) -> str:
+    """`text` with `{cluster}`, `{node}` and `{context}` replaced by the course's cluster name
+    (CKALAB_CLUSTER, default cka-images), its node (<cluster>-control-plane) and its kube context
+    (kind-<cluster>). Plain replacement: other braces in a hint (a Go template) stay as written."""
+    cfg = settings_module.load()
+    for placeholder, value in (("{cluster}", cfg.cluster_name), ("{node}", f"{cfg.cluster_name}-control-plane"),
+                               ("{context}", cfg.kube_context)):
+        text = text.replace(placeholder, value)
+    return text
+
+
+# ---------------------------------------------------------------- the guard of every Check
+
+NOT_CHECKED = "not checked: an earlier check failed"
+CHECKER = "checker"     # the sub-check a check that could not finish reports
+
+
+def needs(level: str) -> str:
+    """The one sub-check a Check reports when its level is missing."""
+    return f"needs {NEEDS[level]}"
+
+
+def guarded_check(lab: Lab, title: str, problem: str | None) -> CheckResult:
+    """`lab.check_fn` behind the one guard that a lab's Check and an exam task's share.
+
+    `problem` (the level is missing, from `unavailable`): nothing is read, and the result is one
+    failed sub-check naming the fix. A CourseError inside the check (the kubeconfig's context is
+    not the course's, the API server does not answer, ...) or a checker bug becomes a failed
+    sub-check "checker" instead of an exception; every declared sub-check it did not reach is
+    reported failed."""
+    result = CheckResult(title)
+    if problem:
+        result.add(needs(lab.level), False, problem)
+        return result
+    try:
+        lab.check_fn(lab, result)
+    except CourseError as exc:
+        result.add(CHECKER, False, exc.message)
+    except Exception as exc:  # a checker bug must still not blow up at the learner
+        result.add(CHECKER, False, f"the check could not finish ({type(exc).__name__}: {exc}); "
+                                   "run lab.reset() and try again")
+    done = {s.name for s in result.subchecks}
+    for name in lab.checks:
+        if name not in done:
+            result.add(name, False, NOT_CHECKED)
+    return result
 
 
 # ---------------------------------------------------------------- level probes
@@ -363,11 +412,6 @@ def unavailable(level: str) -> str | None:
         return (f"the course's cluster {cfg.cluster_name} does not answer "
                 f"({(ready.output.strip().splitlines() or ['?'])[-1][:100]}). Fix: run `make cluster`.")
     return None
-
-
-def docker(*args: str, timeout: float = 300, input: str | None = None, cwd=None) -> shell.Result:
-    """docker with the course's own config (DOCKER_CONFIG in .ckalab/docker)."""
-    return shell.run(["docker", *args], env=shell.course_env(), timeout=timeout, input=input, cwd=cwd)
 
 
 # ---------------------------------------------------------------- registry of labs
@@ -440,4 +484,4 @@ def get(lab_id: str) -> Lab:
 
 
 __all__ = ["Lab", "LabPanel", "WrongAttempt", "register", "get", "all_labs", "module", "labs_root", "unavailable",
-           "docker"]
+           "guarded_check"]

@@ -173,7 +173,7 @@ def pod_start(pod: str, namespace: str = "default", timeout: float = 90) -> str:
     deadline = time.monotonic() + timeout
     status: dict = {}
     while time.monotonic() < deadline:
-        result = cluster.kubectl("get", "pod", pod, "-n", namespace, "-o", "json", timeout=30)
+        result = cluster.kubectl_result("get", "pod", pod, "-n", namespace, "-o", "json", timeout=30)
         if result.ok:
             status = (json.loads(result.output).get("status") or {})
             for cs in status.get("containerStatuses") or []:

@@ -36,7 +36,7 @@ NBVAL_WORKERS = 3
 def runs_alone(path: Path) -> str | None:
     """Why this notebook needs the machine to itself, or None when it may run beside others.
 
-    A lab whose setup restarts the kubelet or the API server (`Lab.disrupts`) would stall every
+    A lab that restarts the kubelet or the API server (`Lab.disrupts`) would stall every
     other notebook's rollouts; a lesson says so in its metadata (`ckalab.runs_alone`), e.g. lesson 13,
     which registers QEMU in binfmt_misc that lab 20's exec format error must not see."""
     notebook = nbformat.read(path, as_version=4)
@@ -46,7 +46,7 @@ def runs_alone(path: Path) -> str | None:
     folder = path.parent.name
     lab = next((lab for lab in labs.all_labs() if lab.folder.name == folder and path.stem == folder), None)
     if lab is not None and lab.disrupts:
-        return f"its lab restarts the {lab.disrupts}"
+        return f"its lab disrupts the {lab.disrupts} (Lab.disrupts)"
     return None
 
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from ckalab import cluster, diagnose, registry, settings, shell  # noqa: E402
 from ckalab.cluster_actions import delete_namespaces  # noqa: E402
 from ckalab.errors import CourseError  # noqa: E402
-from ckalab.labs import docker  # noqa: E402
+from ckalab.docker_checks import docker  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "pods"
 NS = "fixtures-record"
@@ -82,8 +82,8 @@ SCENARIOS = [
 # ---------------------------------------------------------------- commands
 
 def kubectl(*args: str, input: str | None = None) -> str:
-    """kubectl against the course cluster only (ckalab.cluster.kubectl checks the context)."""
-    result = cluster.kubectl(*args, input=input)
+    """kubectl against the course cluster only (ckalab.cluster.kubectl_result checks the context)."""
+    result = cluster.kubectl_result(*args, input=input)
     if not result.ok:
         raise CourseError(f"`kubectl {' '.join(args)}` failed: {' '.join(result.output.split())[:300]}",
                           "run `make doctor`, then `make record-fixtures` again.")
@@ -116,7 +116,7 @@ def check_prerequisites() -> None:
     problem = cluster.context_problem(CFG)
     if problem:
         raise CourseError(f"No course cluster to record from: {problem.problem}", problem.fix)
-    if not cluster.kubectl("get", "nodes", timeout=20).ok:
+    if not cluster.kubectl_result("get", "nodes", timeout=20).ok:
         raise CourseError(f"No course cluster answers on context {CFG.kube_context}.", "run `make cluster`.")
     shell.docker_client()                    # a CourseError that says how to get Docker running
     for which in ("open", "private"):
@@ -203,7 +203,7 @@ def pod_name(s: Scenario, timeout: float = 30) -> str:
 
 
 def state_of(pod: dict) -> str:
-    return diagnose.diagnose(pod).reason or ""
+    return diagnose.explain_pod(pod).reason or ""
 
 
 def record(s: Scenario, attempts: int = 5) -> None:

@@ -119,3 +119,53 @@ def fresh_notebook_run(monkeypatch):
     monkeypatch.setattr(cells._run, "environment", None)
     monkeypatch.setattr(cells._run, "require", "none")
     monkeypatch.setattr(cells._run, "notebook", None)
+
+
+@pytest.fixture
+def lab_env(registries, tmp_path, monkeypatch):
+    """Real Docker and registries; progress and $HOME (~/.docker) in a temp dir."""
+    monkeypatch.setenv("CKALAB_PROGRESS", str(tmp_path / "progress.json"))
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return registries
+
+
+@pytest.fixture
+def podman_lab_env(registries, tmp_path, monkeypatch):
+    """Real Docker, registries and Podman; progress and $HOME in a temp dir."""
+    from ckalab import shell
+    if not shell.which("podman"):
+        if cells.required_level() in ("docker", "cluster"):
+            pytest.fail("CKALAB_REQUIRE needs Docker, and lab15 needs Podman too, which is not installed")
+        pytest.skip("needs Podman")
+    monkeypatch.setenv("CKALAB_PROGRESS", str(tmp_path / "progress.json"))
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return registries
+
+
+@pytest.fixture(scope="module")
+def real_cluster():
+    """The course's kind cluster; a skip says so, and CKALAB_REQUIRE=cluster turns it into a failure."""
+    env = doctor.diagnose()
+    if env.level != "cluster":
+        missing = "; ".join(f"{c.name}: {c.detail}" for c in env.missing()) or env.summary()
+        if cells.required_level() == "cluster":
+            pytest.fail(f"CKALAB_REQUIRE=cluster but there is no usable cluster: {missing}")
+        pytest.skip(f"needs a kind cluster (make cluster): {missing}")
+    return env
+
+
+@pytest.fixture(scope="module")
+def real_cycles(real_cluster, request):
+    """Every cluster cycle the session selected (`-k lab07` runs one), in tests/cycles.py's pool of
+    workers: {cycle id: (seconds, None or what broke)}. Their seconds go to the terminal summary."""
+    import cycles
+    selected = {item.callspec.params.get("lab_id") or item.callspec.params.get("cycle_id")
+                for item in request.session.items
+                if getattr(item, "originalname", None) in cycles.CYCLE_TESTS and hasattr(item, "callspec")}
+    ran = cycles.run_cycles(selected)
+    request.config.cycle_seconds = {cycle_id: seconds for cycle_id, (seconds, _) in ran.items()}
+    return ran

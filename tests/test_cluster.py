@@ -65,7 +65,7 @@ def test_kubectl_is_refused_before_anything_runs(isolated_state, monkeypatch):
     ran = []
     monkeypatch.setattr(cluster.shell, "run", lambda *a, **k: ran.append(a))
     with pytest.raises(CourseError):
-        cluster.kubectl("delete", "deployment", "web", cfg=isolated_state)
+        cluster.kubectl_result("delete", "deployment", "web", cfg=isolated_state)
     assert ran == []
 
 

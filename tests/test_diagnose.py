@@ -61,7 +61,7 @@ def load(stem: str) -> tuple[dict, dict]:
 ])
 def test_failing_pods_get_the_right_cause(stem, reason, cause):
     pod, events = load(stem)
-    d = dg.diagnose(pod, events)
+    d = dg.explain_pod(pod, events)
     assert (d.reason, d.cause) == (reason, cause)
     assert not d.ok and d.image_problem
     assert d.image == pod["spec"]["containers"][0]["image"]
@@ -70,19 +70,19 @@ def test_failing_pods_get_the_right_cause(stem, reason, cause):
 
 def test_a_missing_pull_secret_is_named_from_the_kubelets_warning():
     pod, events = load("missing-secret")
-    d = dg.diagnose(pod, events)
+    d = dg.explain_pod(pod, events)
     assert d.missing_pull_secrets == ["regcred"]
     assert "FailedToRetrieveImagePullSecret" in str(d) and "-n fixtures-record" in d.fix
     # The same Pod without that warning (it came, or it expired): the general advice.
     others = {**events, "items": [e for e in events["items"] if e["reason"] != "FailedToRetrieveImagePullSecret"]}
-    d = dg.diagnose(pod, others)
+    d = dg.explain_pod(pod, others)
     assert d.cause == "unauthorized" and d.missing_pull_secrets == []
     assert "list it under imagePullSecrets" in d.fix
 
 
 def test_running_pod_is_ok():
     pod, events = load("running")
-    d = dg.diagnose(pod, events)
+    d = dg.explain_pod(pod, events)
     assert d.ok and not d.image_problem
     assert (d.reason, d.cause) == ("Running", "running")
     assert "nothing to fix" in str(d)
@@ -100,28 +100,28 @@ def test_back_off_status_message_carries_the_pull_error():
     pod, events = load("tag-not-found")
     message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
     assert message.startswith('Back-off pulling image "localhost:5001/fixtures/app:nope": ErrImagePull: ')
-    d = dg.diagnose(pod, events)
+    d = dg.explain_pod(pod, events)
     assert (d.cause, d.evidence) == ("tag-not-found", message)
-    assert dg.diagnose(pod).cause == "tag-not-found"      # also once the events have expired
+    assert dg.explain_pod(pod).cause == "tag-not-found"      # also once the events have expired
     assert str(d).splitlines()[3].endswith("localhost:5001/fixtures/app:nope: not found")
 
 
 def test_a_short_back_off_message_leaves_the_failed_event():
     pod, events = load("tag-not-found")
     old = short_back_off(pod)
-    d = dg.diagnose(old, events)
+    d = dg.explain_pod(old, events)
     assert d.cause == "tag-not-found"
     assert d.evidence.startswith('Failed to pull image "localhost:5001/fixtures/app:nope": ')
     # Without the events only the status is left, which then names no cause.
-    assert dg.diagnose(old).cause == "pull-failed"
+    assert dg.explain_pod(old).cause == "pull-failed"
     pod, expired = load("backoff-no-events")
     assert expired["kind"] == "List" and expired["items"] == []
-    assert dg.diagnose(short_back_off(pod), expired).cause == "pull-failed"
+    assert dg.explain_pod(short_back_off(pod), expired).cause == "pull-failed"
 
 
 def test_unauthorized_is_read_from_the_status_message_even_without_events():
     pod, _ = load("unauthorized")
-    d = dg.diagnose(pod, None)
+    d = dg.explain_pod(pod, None)
     assert d.cause == "unauthorized"
     assert "no basic auth credentials" in d.evidence
     assert "imagePullSecrets" in d.fix and "fixtures-record" in d.fix
@@ -129,7 +129,7 @@ def test_unauthorized_is_read_from_the_status_message_even_without_events():
 
 def test_deployment_pods_point_the_fix_at_the_deployment():
     pod, events = load("tag-not-found")
-    d = dg.diagnose(pod, events)
+    d = dg.explain_pod(pod, events)
     assert d.controller == "deployment/web"
     assert "kubectl set image deployment/web app=IMAGE:TAG" in d.fix
     assert "owner:    deployment/web" in str(d)
@@ -137,14 +137,14 @@ def test_deployment_pods_point_the_fix_at_the_deployment():
 
 def test_bare_pods_have_no_controller():
     pod, events = load("never-pull")
-    d = dg.diagnose(pod, events)
+    d = dg.explain_pod(pod, events)
     assert d.controller is None
     assert "pod/never-pull" in d.fix
 
 
 def test_non_root_evidence_keeps_the_kubelet_words():
-    root = dg.diagnose(*load("nonroot-root"))
-    named = dg.diagnose(*load("nonroot-named"))
+    root = dg.explain_pod(*load("nonroot-root"))
+    named = dg.explain_pod(*load("nonroot-named"))
     assert "image will run as root" in root.evidence
     assert "non-numeric user (nobody)" in named.evidence
     assert "USER 10001" in root.fix
@@ -153,15 +153,15 @@ def test_non_root_evidence_keeps_the_kubelet_words():
 def test_events_of_other_pods_are_ignored():
     pod, _ = load("tag-not-found")
     _, other_events = load("registry-unreachable")   # another Pod's Failed event
-    d = dg.diagnose(short_back_off(pod), other_events)
+    d = dg.explain_pod(short_back_off(pod), other_events)
     assert d.cause == "pull-failed"
     assert d.events == []
 
 
 def test_events_may_be_a_plain_list_or_json_text():
     pod, events = load("registry-unreachable")
-    assert dg.diagnose(pod, events["items"]).cause == "registry-unreachable"
-    assert dg.diagnose(json.dumps(pod), json.dumps(events)).cause == "registry-unreachable"
+    assert dg.explain_pod(pod, events["items"]).cause == "registry-unreachable"
+    assert dg.explain_pod(json.dumps(pod), json.dumps(events)).cause == "registry-unreachable"
 
 
 def test_runtime_reasons_from_the_cri_map_directly():
@@ -174,14 +174,14 @@ def test_runtime_reasons_from_the_cri_map_directly():
     ]:
         changed = copy.deepcopy(pod)
         changed["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": reason, "message": text}}
-        assert dg.diagnose(changed).cause == cause, reason
+        assert dg.explain_pod(changed).cause == cause, reason
 
 
 def test_create_container_config_error_that_is_not_about_users_is_not_an_image_problem():
     pod, _ = load("nonroot-root")
     pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = \
         'secret "db-password" not found'
-    d = dg.diagnose(pod)
+    d = dg.explain_pod(pod)
     assert d.cause == "other" and not d.image_problem
 
 
@@ -198,7 +198,7 @@ def test_classify_text(text, cause):
 
 def test_a_deployment_is_refused_with_a_course_error():
     with pytest.raises(CourseError) as excinfo:
-        dg.diagnose({"kind": "Deployment", "metadata": {"name": "web"}})
+        dg.explain_pod({"kind": "Deployment", "metadata": {"name": "web"}})
     assert "kubectl get pod NAME -o json" in str(excinfo.value)
 
 
@@ -210,22 +210,22 @@ def test_a_pod_with_one_bad_container_of_two_reports_the_bad_one():
     pod["spec"]["containers"].append(side)
     status = copy.deepcopy(bad["status"]["containerStatuses"][0]) | {"name": "side"}
     pod["status"]["containerStatuses"].append(status)
-    d = dg.diagnose(pod, [])
+    d = dg.explain_pod(pod, [])
     assert (d.container, d.reason) == ("side", "ImagePullBackOff")
-    assert [x.container for x in dg.diagnose_all(pod)] == ["app", "side"]
+    assert [x.container for x in dg.explain_containers(pod)] == ["app", "side"]
 
 
 def test_first_pod_waits_for_the_controllers_to_make_one(monkeypatch):
     from ckalab import cluster, shell
     answers = [shell.Result("kubectl", 0, ""), shell.Result("kubectl", 0, ""), shell.Result("kubectl", 0, "web-1 web-2")]
-    monkeypatch.setattr(cluster, "kubectl", lambda *args, **kwargs: answers.pop(0))
+    monkeypatch.setattr(cluster, "kubectl_result", lambda *args, **kwargs: answers.pop(0))
     monkeypatch.setattr(dg.time, "sleep", lambda s: None)
     assert dg.first_pod("app=web", "nb08") == "web-2" and answers == []
 
 
 def test_first_pod_that_never_comes_is_one_paragraph(monkeypatch):
     from ckalab import cluster, shell
-    monkeypatch.setattr(cluster, "kubectl", lambda *args, **kwargs: shell.Result("kubectl", 0, ""))
+    monkeypatch.setattr(cluster, "kubectl_result", lambda *args, **kwargs: shell.Result("kubectl", 0, ""))
     clock = iter(range(0, 1000, 10))
     monkeypatch.setattr(dg.time, "monotonic", lambda: next(clock))
     monkeypatch.setattr(dg.time, "sleep", lambda s: None)

@@ -70,7 +70,7 @@ def test_wrong_kube_context(isolated_state):
         "apiVersion: v1\nkind: Config\ncurrent-context: prod-admin\n"
         "contexts:\n- name: prod-admin\n  context: {cluster: prod, user: admin}\n")
     with pytest.raises(CourseError) as excinfo:
-        cluster.kubectl("delete", "namespace", "payments", cfg=cfg)
+        cluster.kubectl_result("delete", "namespace", "payments", cfg=cfg)
     assert_one_paragraph(message_of(excinfo), "'prod-admin'", "kind-cka-images", "use-context")
 
 

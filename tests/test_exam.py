@@ -10,12 +10,12 @@ import random
 from pathlib import Path
 
 import pytest
+from cycles import non_vacuity_cycle
 
 from ckalab import exam as E
 from ckalab import exam_tasks as T
 from ckalab import labs, progress
 from ckalab.checks import CheckResult
-from test_lab_cycles import non_vacuity_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,6 +141,51 @@ def test_check_survives_a_checker_bug_and_a_missing_level():
     skipped = fake_task(check_fn=broken).check("needs a kind cluster")
     assert [s.passed for s in skipped.subchecks] == [False] * 3
     assert all(s.reason.startswith("skipped:") for s in skipped.subchecks)
+
+
+def test_the_exam_and_the_lab_share_one_guard(monkeypatch):
+    """One guard policy: a task's Check and its lab's run behind labs.guarded_check, and a checker
+    that stops gives the same reason in both."""
+    calls = []
+    real = labs.guarded_check
+    monkeypatch.setattr(labs, "guarded_check", lambda lab, title, problem: calls.append(title) or
+                        real(lab, title, problem))
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+
+    def wrong_context(task, r):
+        raise E.CourseError("The kubeconfig's context is prod-eu.", "run `make cluster`.")
+    task = fake_task(check_fn=wrong_context)
+    in_exam, in_lab = task.check(), task.lab.check(record=False)
+    assert calls == ["Task 1: Fake fake", "lab99-fake"]
+    assert in_lab.get("checker").reason in in_exam.get("a").reason
+
+
+def test_a_task_runs_its_labs_setup_solve_and_teardown(monkeypatch):
+    """The exam calls the lab's methods (with their level probe and their cleanup), not its raw functions."""
+    called = []
+    for method in ("setup", "solve", "teardown"):
+        monkeypatch.setattr(labs.Lab, method, lambda self, method=method, **kw: called.append((method, self.id)))
+    task = fake_task()
+    task.setup()
+    task.solve()
+    task.teardown()
+    assert called == [("teardown", "lab99-fake"), ("setup", "lab99-fake"), ("solve", "lab99-fake"),
+                      ("teardown", "lab99-fake")]
+
+
+def test_a_tasks_setup_and_teardown_never_name_its_lab(monkeypatch, capsys, tmp_path):
+    """The lab's setup and teardown print "<id> is ready: <title>" and "<id>: cleaned up"; in the
+    mock exam that would say which lab a task is, so a task's own calls stay silent."""
+    monkeypatch.setattr(labs.Lab, "_available", lambda self, what: True)
+    monkeypatch.setattr(labs, "unavailable", lambda level: None)
+    task = fake_task()
+    task.lab._work_dir = tmp_path / "task"
+    task.setup()
+    task.teardown()
+    printed = capsys.readouterr().out
+    assert "lab99" not in printed and task.lab.title not in printed, printed
+    task.lab.setup()
+    assert "lab99-fake is ready" in capsys.readouterr().out      # the lab itself still says so
 
 
 def test_check_rejects_undeclared_subchecks():

@@ -3,8 +3,9 @@
 The cycle is setup -> Check fails on `first_failure` -> each known-wrong attempt, from a fresh
 setup, fails on its own sub-check -> the reference solution passes -> teardown. A Docker-level lab
 runs here against the real Docker Engine and registries (lab 15 with Podman too); a cluster lab
-runs on the kind cluster, in test_cluster_labs' worker pool (`real_cycles`), side by side with the
-others. Each mock-exam cluster task runs the same cycle under the exam's names.
+runs on the kind cluster, in tests/cycles.py's pool of workers (the `real_cycles` fixture), side by
+side with the others; a lab that sets `Lab.disrupts` runs alone, after them. Each mock-exam
+cluster task runs the same cycle under the exam's names.
 
     .venv/bin/python -m pytest -q tests/test_lab_cycles.py -k lab07     # one lab
 """
@@ -12,68 +13,17 @@ others. Each mock-exam cluster task runs the same cycle under the exam's names.
 from __future__ import annotations
 
 import ast
-import hashlib
-from pathlib import Path
+import multiprocessing
+import time
 
 import pytest
+from cycles import CYCLES_TIMEOUT, checked_read_only, cycle_in_worker, exam_cycle_ids, non_vacuity_cycle
 
 from ckalab import labs
-from test_cluster_labs import CYCLES_TIMEOUT, EXAM_CYCLES, real_cluster, real_cycles  # noqa: F401 - fixtures used here
-from test_podman_labs import podman_cycle, podman_lab_env  # noqa: F401 - Podman's own store, a bystander image
 
 PODMAN_LAB = "lab15-podman-build-run-push"
-CYCLE_TESTS = ("test_full_cycle", "test_exam_task_cycle")   # whose cluster cycles real_cycles runs
 # The first of these tests to run pays for every cluster cycle (the real_cycles fixture).
 PAYS_FOR_THE_CYCLES = pytest.mark.timeout(CYCLES_TIMEOUT)
-
-
-def _snapshot(folder: Path) -> dict:
-    if not folder.exists():
-        return {}
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def checked_read_only(lab):
-    """Check, and prove it left the learner's files alone."""
-    before = _snapshot(lab.work_dir)
-    result = lab.check()
-    assert _snapshot(lab.work_dir) == before, f"{lab.id}: the Check changed the learner's files"
-    return result
-
-
-@pytest.fixture
-def lab_env(registries, tmp_path, monkeypatch):
-    """Real Docker and registries; progress and $HOME (~/.docker) in a temp dir."""
-    monkeypatch.setenv("CKALAB_PROGRESS", str(tmp_path / "progress.json"))
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    return registries
-
-
-def non_vacuity_cycle(lab, check, *, after_setup=None, after_attempt=None) -> None:
-    """setup -> Check fails on first_failure -> each wrong attempt, from a fresh setup, fails on its
-    own sub-check -> solve -> Check passes. `check(lab)` runs one Check with the caller's own
-    assertions; `after_setup()` and `after_attempt(attempt, result)` may assert more."""
-    lab.reset()
-    if after_setup:
-        after_setup()
-    result = check(lab)
-    assert not result.passed
-    assert not result.get(lab.first_failure).passed, str(result)
-    for attempt in lab.wrong_attempts:
-        lab.reset()
-        attempt(lab)
-        result = check(lab)
-        assert not result.passed, f"wrong attempt '{attempt.name}' passed:\n{result}"
-        assert not result.get(attempt.fails).passed, f"'{attempt.name}' should fail '{attempt.fails}':\n{result}"
-        if after_attempt:
-            after_attempt(attempt, result)
-    lab.reset()
-    lab.solve()
-    result = check(lab)
-    assert result.passed, str(result)
 
 
 def test_the_cycle_rejects_a_check_that_cannot_fail_and_a_solution_that_does_not_pass():
@@ -135,8 +85,94 @@ def test_full_cycle(lab_id, request):
 
 @pytest.mark.docker
 @pytest.mark.cycle
-@pytest.mark.parametrize("cycle_id", EXAM_CYCLES)
+@pytest.mark.parametrize("cycle_id", exam_cycle_ids())
 @PAYS_FOR_THE_CYCLES
-def test_exam_task_cycle(real_cycles, cycle_id):   # noqa: F811 - the fixture imported above
+def test_exam_task_cycle(real_cycles, cycle_id):
     """A mock-exam cluster task: its lab's full cycle under the exam's names (test_exam: Docker tasks)."""
     _report(real_cycles, cycle_id)
+
+
+def test_the_pool_chooses_the_cluster_labs_from_the_registry_and_runs_the_disruptive_ones_alone():
+    """No table of lab ids: every cluster lab the course discovers has its cycle, and a lab that
+    restarts the kubelet or the API server (Lab.disrupts) runs after the others, alone."""
+    import cycles
+    cluster = [lab for lab in labs.all_labs() if lab.level == "cluster"]
+    everything = {lab.id for lab in labs.all_labs()} | set(exam_cycle_ids())
+    together, alone = cycles.cycle_order(everything)
+    assert sorted(together + alone) == sorted([lab.id for lab in cluster] + exam_cycle_ids())
+    assert alone == sorted(lab.id for lab in cluster if lab.disrupts) and alone
+    resets = [sum(a.needs_reset for a in labs.get(i).wrong_attempts) for i in together if not i.startswith("exam:")]
+    assert resets == sorted(resets, reverse=True)
+    assert together[-len(exam_cycle_ids()):] == exam_cycle_ids()
+    one = cluster[0].id
+    assert cycles.cycle_order({one}) == (([one], []) if not cluster[0].disrupts else ([], [one]))
+
+
+def _hangs_in_a_checker(lab_id: str) -> None:
+    print(f"{lab_id}: set up")
+    try:
+        while True:
+            try:
+                time.sleep(0.1)
+            except Exception:   # noqa: BLE001 - what a checker's own catch-all looks like
+                pass
+    finally:
+        print(f"{lab_id}: torn down")
+
+
+def test_a_cycle_that_hangs_fails_by_itself_after_its_teardown_with_its_output():
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        seconds, failure = pool.apply(cycle_in_worker, ("lab99",), {"run": _hangs_in_a_checker, "deadline": 1})
+    assert seconds < 30
+    assert failure.startswith("CycleDeadline: the cycle did not finish within 1 s"), failure
+    assert "lab99: set up\nlab99: torn down" in failure, failure
+
+
+# ---------------------------------------------------------------- lab 15's cycle, with Podman
+
+BYSTANDER = "localhost/ckalab-test/bystander:keep"
+# What each wrong attempt's failing sub-check must say (it names the fix, in one line).
+REASONS = {
+    "built, run and pushed with Docker": "it is in Docker's, which Podman does not see",
+    "pushed to the open registry": "this build went to the open registry",
+    "logs saved from an earlier container": "holds the logs of another container",
+    "container stopped after the logs were saved": "is exited (exit code 0)",
+}
+
+
+def _podman_check(lab):
+    """Check, and prove it left the learner's files alone and never raised into a 'checker' line."""
+    result = checked_read_only(lab)
+    assert all(s.name in lab.checks for s in result.subchecks), str(result)
+    assert all("\n" not in s.reason for s in result.subchecks), str(result)
+    return result
+
+
+def podman_cycle(lab) -> None:
+    """Lab 15's full cycle, with what only Podman has: each wrong attempt's reason, a second Check,
+    and a bystander image in Podman's store that teardown keeps."""
+    lab15 = labs.module(PODMAN_LAB)
+    image = lab15._image(lab)
+
+    def podman_has(reference: str) -> bool:
+        return lab15.podman("image", "exists", reference).ok
+    # Something that is not the lab's, on the same base image: teardown must leave it.
+    assert lab15.podman("tag", "docker.io/library/python:3.13-slim", BYSTANDER).ok
+
+    def fresh_setup():
+        assert (lab.work_dir / "image" / "Dockerfile").exists() and not (lab.work_dir / "logs").exists()
+
+    def reason_names_the_mistake(attempt, result):
+        assert REASONS[attempt.name] in result.get(attempt.fails).reason, str(result)
+
+    try:
+        non_vacuity_cycle(lab, _podman_check, after_setup=fresh_setup, after_attempt=reason_names_the_mistake)
+        # A second Check still passes: its own request only adds a log line the file need not have.
+        assert _podman_check(lab).passed
+    finally:
+        lab.teardown()
+    assert not lab.work_dir.exists()
+    assert lab15.podman_container(lab.names["container"]) is None
+    assert not podman_has(image)
+    assert podman_has(BYSTANDER) and podman_has("docker.io/library/python:3.13-slim")
+    lab15.podman("rmi", BYSTANDER)

@@ -56,6 +56,9 @@ def test_a_lab_needs_three_hints_and_known_check_names():
         make_lab(wrong_attempts=[labs.WrongAttempt("w", lambda lab: None, fails="nope")])
     with pytest.raises(ValueError, match="level"):
         make_lab(level="kubernetes")
+    with pytest.raises(ValueError, match="disrupts must be one of"):
+        make_lab(disrupts="kubelet")
+    assert make_lab(disrupts="node").disrupts == "node" and make_lab().disrupts is None
 
 
 def test_registering_the_same_id_from_two_modules_fails(monkeypatch):
@@ -309,10 +312,11 @@ register(Lab(id="lab99-greet", title="Greet", level="docker", checks=["answer fi
 '''
 
 
-def test_a_new_lab_is_one_folder_and_nothing_else(isolated_state, monkeypatch, temp_progress):
+def test_a_new_lab_is_one_folder_and_nothing_else(isolated_state, monkeypatch, temp_progress, level):
     """Drop labs/99-greet/ (notebook, lab.py, files/) into a course: it is discovered, has its
     folder's files, and its full non-vacuity cycle holds, with no other file touched."""
-    from test_lab_cycles import non_vacuity_cycle
+    level("docker")          # the lab reads only its files: setup() need not find a Docker Engine
+    from cycles import non_vacuity_cycle
     folder = isolated_state.root / "labs" / "99-greet"
     (folder / "files").mkdir(parents=True)
     (folder / "lab.py").write_text(NEW_LAB)
@@ -350,3 +354,19 @@ def test_every_lab_but_the_node_wide_ones_takes_names():
     so the mock exam can draw the lab under other names (CONTRIBUTING: "Labs take names")."""
     for lab in labs.all_labs():
         assert bool(lab.names) == (lab.id not in NODE_WIDE_LABS), lab.id
+
+
+def test_hints_name_the_configured_cluster(monkeypatch, temp_progress):
+    """CKALAB_CLUSTER=other: no hint says cka-images; the node is other-control-plane, and kind
+    loads into --name other."""
+    monkeypatch.setenv("CKALAB_CLUSTER", "other")
+    for lab in labs.all_labs():
+        texts = [*lab.shown_hints, lab.title, lab.check_note, *(w.name for w in lab.wrong_attempts)]
+        assert not [t for t in texts if "cka-images" in t], lab.id
+        assert not [h for h in lab.shown_hints if re.search(r"\{(cluster|node|context)\}", h)], lab.id
+    shown = [h for lab in labs.all_labs() for h in lab.shown_hints]
+    assert any("docker exec other-control-plane " in h for h in shown)
+    assert any("--name other" in h for h in shown)
+    assert "/api/v1/nodes/other-control-plane/proxy/configz" in labs.get("lab17-kubelet-parallel-pulls").hint(2)
+    monkeypatch.delenv("CKALAB_CLUSTER")
+    assert "docker exec cka-images-control-plane " in labs.get("lab17-kubelet-parallel-pulls").hint(3)

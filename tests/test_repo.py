@@ -364,3 +364,94 @@ def test_no_module_is_a_giant_without_saying_why():
                 ast.get_docstring(ast.parse(text)) or ""):
             long.append(f"{rel(path)} ({text.count(chr(10))} lines)")
     assert not long, f"split these, or say in the docstring why one concept needs the length: {long}"
+
+
+# ---------------------------------------------------------------- tests import helpers, not tests
+
+TESTS = ROOT / "tests"
+STATES_FILES = sorted((ROOT / "labs").glob("[0-9]*/states.py"))
+
+
+def imported_test_modules(source: str) -> list[str]:
+    """The test modules (test_*) that `source` imports, at its top or inside a function."""
+    import ast
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.append(node.module)
+    return [name for name in found if name.split(".")[-1].startswith("test_")]
+
+
+def test_the_import_rule_catches_a_test_module():
+    assert imported_test_modules("from test_lab_cycles import lab_env\nimport cycles") == ["test_lab_cycles"]
+    assert imported_test_modules("def f():\n    import test_exam\n") == ["test_exam"]
+    assert imported_test_modules("from cycles import non_vacuity_cycle\nfrom ckalab import labs") == []
+
+
+def test_no_test_module_imports_another_test_module():
+    """Shared fixtures live in tests/conftest.py and shared helpers in modules that are not test
+    files (tests/cycles.py, tests/fake_cluster.py, ...), so no two test modules can import each other."""
+    offenders = {rel(path): names for path in [*sorted(TESTS.rglob("*.py")), *STATES_FILES]
+                 if (names := imported_test_modules(path.read_text()))}
+    assert not offenders, f"import a helper module or a conftest.py fixture instead: {offenders}"
+
+
+# ---------------------------------------------------------------- names inside a lab's folder
+
+def top_level_names(source: str) -> list[str]:
+    import ast
+    names = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names += [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    return names
+
+
+def numbered_names(source: str, number: str) -> list[str]:
+    """Top-level names that carry the lab's number (`_check09`, `NAMES09`, `_lab01_check`, `L09`)."""
+    return [name for name in top_level_names(source) if re.search(rf"(?<!\d){number}(?!\d)", name)]
+
+
+def test_the_name_rule_catches_numbered_names():
+    source = "L09 = 'x'\nNAMES09 = {}\ndef _lab01_check(): pass\ndef _check(): pass\nMAX_PULLS = 3\n"
+    assert numbered_names(source, "09") == ["L09", "NAMES09"]
+    assert numbered_names(source, "01") == ["_lab01_check"]
+
+
+@pytest.mark.parametrize("path", LAB_FILES, ids=rel)
+def test_lab_names_carry_no_lab_number_and_no_banner(path):
+    """In its own folder a lab's number is noise: `_check`, `NAMES`, `LAB_ID`, not `_check09`; and the
+    `# ==== labNN` banners of the old shared modules stay gone."""
+    text = path.read_text()
+    assert not numbered_names(text, path.parent.name[:2]), \
+        f"{rel(path)}: drop the lab number from {numbered_names(text, path.parent.name[:2])}"
+    banners = [i for i, line in enumerate(text.splitlines(), 1) if line.startswith("# ====")]
+    assert not banners, f"{rel(path)}: remove the '# ====' banner lines {banners}"
+
+
+def test_every_lab_names_its_lifecycle_the_same():
+    """One scheme for the four lifecycle functions: _setup, _check, _solve, _teardown."""
+    from ckalab import labs
+    for lab in labs.all_labs():
+        names = [fn.__name__ for fn in (lab.setup_fn, lab.check_fn, lab.solve_fn, lab.teardown_fn)]
+        assert names == ["_setup", "_check", "_solve", "_teardown"], (lab.id, names)
+
+
+def test_kubectl_diagnose_and_docker_have_one_meaning_each():
+    """`kubectl` raises on a failure (cluster_actions; cluster.kubectl_result returns its Result),
+    `diagnose` is the machine's (doctor; a Pod's is diagnose.explain_pod), and `docker()` lives with
+    the Docker helpers (docker_checks), not in the lab framework."""
+    import ast
+    defined: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.glob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef):
+                defined.setdefault(node.name, []).append(path.stem)
+    assert defined["kubectl"] == ["cluster_actions"] and defined["kubectl_result"] == ["cluster"]
+    assert defined["diagnose"] == ["doctor"] and defined["explain_pod"] == ["diagnose"]
+    assert defined["docker"] == ["docker_checks"]

@@ -70,7 +70,7 @@ def test_what_runs_alone_is_the_labs_that_restart_the_cluster_and_what_lessons_d
     disrupting = {lab.folder.name for lab in labs.all_labs() if lab.disrupts}
     assert disrupting == {"17-kubelet-parallel-pulls", "19-always-pull-images"}
     assert alone == disrupting | {"13-multi-platform-images"}
-    assert "API server" in testrun.runs_alone(ROOT / "labs/19-always-pull-images/19-always-pull-images.ipynb")
+    assert "control-plane" in testrun.runs_alone(ROOT / "labs/19-always-pull-images/19-always-pull-images.ipynb")
 
 
 def test_nbval_runs_side_by_side_except_what_runs_alone(tmp_path, monkeypatch):

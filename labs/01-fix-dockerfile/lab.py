@@ -6,24 +6,22 @@ import json
 import time
 
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (ARCHIVE, URL_SOURCE, build, container_state, dockerfile_instructions,
+from ckalab.docker_checks import (ARCHIVE, build, container_state, docker, dockerfile_instructions,
                                   inspect_image, is_shell_form, last_log_line, read_or_none,
                                   reference_dockerfile, remove_containers, remove_images, run_detached,
-                                  solution_variant, wait_http, write_dockerfile)
-from ckalab.labs import Lab, WrongAttempt, docker, register
+                                  solution_variant, URL_SOURCE, wait_http, write_dockerfile)
+from ckalab.labs import Lab, WrongAttempt, register
 
-# ================================================================ lab01
-
-LAB01_NAMES = {"image": "lab01/ledger-api:check", "run": "lab01-ledger-api", "args": "lab01-ledger-args",
+NAMES = {"image": "lab01/ledger-api:check", "run": "lab01-ledger-api", "args": "lab01-ledger-args",
                "port": 19001, "args_port": 19002}
 
 
-def _lab01_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     for name in ("app.py", "ledger.conf", "Dockerfile.broken"):
         lab.place(name)
 
 
-def _lab01_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     text = read_or_none(lab.work_dir / "Dockerfile")
     if text is None:
         r.add("no ADD for local files", False, f"{lab.work_dir / 'Dockerfile'} is missing: run lab.reset()")
@@ -85,11 +83,11 @@ def _lab01_check(lab: Lab, r: CheckResult) -> None:
         remove_containers(run, run_args)
 
 
-def _lab01_solve(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     write_dockerfile(lab, reference_dockerfile(lab))
 
 
-def _lab01_teardown(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     remove_containers(lab.names["run"], lab.names["args"])
     remove_images(lab.names["image"])
 
@@ -111,7 +109,7 @@ register(Lab(
         "Use COPY for ledger.conf and app.py, `ENTRYPOINT [\"python\", \"app.py\"]` for the program and "
         "`CMD [\"--port\", \"8080\"]` for its default arguments, both in JSON form.",
     ],
-    setup_fn=_lab01_setup, check_fn=_lab01_check, solve_fn=_lab01_solve, teardown_fn=_lab01_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
         WrongAttempt("ADD kept for local files", solution_variant([
             ("COPY ledger.conf", "ADD ledger.conf"), ("COPY app.py", "ADD app.py")]),
@@ -132,5 +130,5 @@ register(Lab(
             fails="run arguments reach the app"),
     ],
     check_note="Checking: this builds your Dockerfile, runs it twice and stops it (about 10 s) ...",
-    names=LAB01_NAMES,
+    names=NAMES,
 ))

@@ -5,42 +5,40 @@ from __future__ import annotations
 import re
 
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (build, container_state, dockerfile_instructions, inspect_image,
+from ckalab.docker_checks import (build, container_state, docker, dockerfile_instructions, inspect_image,
                                   last_log_line, read_or_none, reference_dockerfile, remove_containers,
                                   remove_images, run_detached, solution_variant, wait_http, write_dockerfile)
-from ckalab.labs import Lab, WrongAttempt, docker, register
-
-# ================================================================ lab02
+from ckalab.labs import Lab, WrongAttempt, register
 
 # image: what the Check builds; fat: the starting image; run: the container the Check starts on port.
-NAMES02 = {"image": "lab02/invoice-api:check", "fat": "lab02/invoice-api:fat", "run": "lab02-invoice-api",
+NAMES = {"image": "lab02/invoice-api:check", "fat": "lab02/invoice-api:fat", "run": "lab02-invoice-api",
            "port": 19003}
-LAB02_MARGIN_MB = 40  # measured: the venv with flask+gunicorn adds ~17 MB; the toolchain ~500 MB
+MARGIN_MB = 40  # measured: the venv with flask+gunicorn adds ~17 MB; the toolchain ~500 MB
 
 
-def lab02_budget() -> int | None:
-    """Bytes: the size of python:3.13-slim on this machine plus LAB02_MARGIN_MB."""
+def size_budget() -> int | None:
+    """Bytes: the size of python:3.13-slim on this machine plus MARGIN_MB."""
     base = inspect_image("python:3.13-slim")
-    return None if base is None else base["Size"] + LAB02_MARGIN_MB * 1_000_000
+    return None if base is None else base["Size"] + MARGIN_MB * 1_000_000
 
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.0f} MB"
 
 
-def _lab02_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     for name in ("app.py", "requirements.txt", "Dockerfile.broken"):
         lab.place(name)
     lab.say(f"Building the current image as {lab.names['fat']} (cached after the first time) ...")
     fat = lab.names["fat"]
     result = docker("build", "-q", "-t", fat, "-f", str(lab.files / "Dockerfile.broken"), str(lab.files), timeout=900)
     if result.ok:
-        print(f"{fat}: {_mb(inspect_image(fat)['Size'])}; budget: {_mb(lab02_budget())}")
+        print(f"{fat}: {_mb(inspect_image(fat)['Size'])}; budget: {_mb(size_budget())}")
     else:
         print(result.output[-2000:])
 
 
-def _lab02_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     text = read_or_none(lab.work_dir / "Dockerfile")
     if text is None:
         r.add("builds", False, f"{lab.work_dir / 'Dockerfile'} is missing: run lab.reset()")
@@ -58,9 +56,9 @@ def _lab02_check(lab: Lab, r: CheckResult) -> None:
     r.add("no compiler in the final image", found.returncode == 127 or not tools,
           "no gcc, cc or make in the image" if not tools else
           f"the final image still has {', '.join(tools)}: the toolchain must stay in the build stage")
-    size, budget = (inspect_image(lab.names["image"]) or {}).get("Size", 0), lab02_budget() or 0
+    size, budget = (inspect_image(lab.names["image"]) or {}).get("Size", 0), size_budget() or 0
     r.add("under the size budget", 0 < size <= budget,
-          f"{_mb(size)}, budget {_mb(budget)} (python:3.13-slim + {LAB02_MARGIN_MB} MB)" +
+          f"{_mb(size)}, budget {_mb(budget)} (python:3.13-slim + {MARGIN_MB} MB)" +
           ("" if size <= budget else ": deleting files in a later RUN does not shrink the layers "
                                     "below it; only what the last stage copies is shipped"))
     lab.say("Running the image ...")
@@ -77,23 +75,23 @@ def _lab02_check(lab: Lab, r: CheckResult) -> None:
         remove_containers(run)
 
 
-def _lab02_solve(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     write_dockerfile(lab, reference_dockerfile(lab))
 
 
-def _lab02_teardown(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     remove_containers(lab.names["run"])
     remove_images(lab.names["image"])
 
 
-def _lab02_purge_later(lab: Lab) -> None:
+def _purge_later(lab: Lab) -> None:
     text = (lab.files / "Dockerfile.broken").read_text()
     write_dockerfile(lab, text.replace(
         "COPY app.py .\n",
         "COPY app.py .\nRUN apt-get purge -y --auto-remove build-essential\n"))
 
 
-def _lab02_one_stage(lab: Lab) -> None:
+def _one_stage(lab: Lab) -> None:
     text = (lab.files / "Dockerfile.broken").read_text()
     write_dockerfile(lab, re.sub(r"# The compiler.*?\n(?=WORKDIR)", "", text, flags=re.S))
 
@@ -115,17 +113,17 @@ register(Lab(
         "/opt/venv/bin/pip. In the final stage: `COPY --from=build /opt/venv /opt/venv`, "
         "`ENV PATH=/opt/venv/bin:$PATH`, then app.py and the same USER/CMD.",
     ],
-    setup_fn=_lab02_setup, check_fn=_lab02_check, solve_fn=_lab02_solve, teardown_fn=_lab02_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("toolchain purged in a later RUN", _lab02_purge_later, fails="under the size budget"),
+        WrongAttempt("toolchain purged in a later RUN", _purge_later, fails="under the size budget"),
         WrongAttempt("final stage built FROM the build stage", solution_variant([
             ("FROM python:3.13-slim\nCOPY --from=build /opt/venv /opt/venv", "FROM build")]),
             fails="no compiler in the final image"),
         WrongAttempt("venv not copied into the final stage", solution_variant([
             ("COPY --from=build /opt/venv /opt/venv\n", "")]),
             fails="still answers"),
-        WrongAttempt("toolchain dropped, still one stage", _lab02_one_stage, fails="multi-stage build"),
+        WrongAttempt("toolchain dropped, still one stage", _one_stage, fails="multi-stage build"),
     ],
     check_note="Checking: this builds your Dockerfile and runs the image (about 10 s with a warm cache) ...",
-    names=NAMES02,
+    names=NAMES,
 ))

@@ -11,14 +11,12 @@ import tempfile
 from pathlib import Path
 
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (build, inspect_image, reference_dockerfile, remove_images, solution_variant,
-                                  write_dockerfile)
-from ckalab.labs import Lab, WrongAttempt, docker, register
-
-# ================================================================ lab03
+from ckalab.docker_checks import (build, docker, inspect_image, reference_dockerfile, remove_images,
+                                  solution_variant, write_dockerfile)
+from ckalab.labs import Lab, WrongAttempt, register
 
 # The two builds the Check makes: of the learner's Dockerfile, and again after one code edit.
-NAMES03 = {"before": "lab03/catalog-indexer:check-before", "after": "lab03/catalog-indexer:check-after"}
+NAMES = {"before": "lab03/catalog-indexer:check-before", "after": "lab03/catalog-indexer:check-after"}
 DEPENDENCY_STEP = re.compile(r"\bpip3?\s+install\b|\bpython3?\s+-m\s+pip\s+install\b")
 
 
@@ -69,12 +67,12 @@ def _clean_step(created_by: str) -> str:
     return text if len(text) < 90 else text[:87] + "..."
 
 
-def _lab03_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     for name in ("indexer.py", "catalog.yaml", "requirements.txt", ".dockerignore", "Dockerfile.broken"):
         lab.place(name)
 
 
-def _lab03_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     before_image, after_image = lab.names["before"], lab.names["after"]
     if not (lab.work_dir / "Dockerfile").exists() or not (lab.work_dir / "indexer.py").exists():
         r.add("builds", False, f"{lab.work_dir} lacks the Dockerfile or indexer.py: run lab.reset()")
@@ -132,16 +130,16 @@ def _lab03_check(lab: Lab, r: CheckResult) -> None:
           f"`{step}` does not install requirements.txt, so the pinned versions are not used")
 
 
-def _lab03_solve(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     write_dockerfile(lab, reference_dockerfile(lab))
 
 
-def _lab03_teardown(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     remove_images(lab.names["before"], lab.names["after"])
 
 
-def _lab03_code_ignored(lab: Lab) -> None:
-    _lab03_solve(lab)
+def _code_ignored(lab: Lab) -> None:
+    _solve(lab)
     (lab.work_dir / ".dockerignore").write_text("Dockerfile\n*.py\n")
 
 
@@ -160,7 +158,7 @@ register(Lab(
         "Copy only requirements.txt, run pip install, and copy the rest of the code after it: "
         "`COPY requirements.txt .` / `RUN pip install --no-cache-dir -r requirements.txt` / `COPY . .`.",
     ],
-    setup_fn=_lab03_setup, check_fn=_lab03_check, solve_fn=_lab03_solve, teardown_fn=_lab03_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
         WrongAttempt("requirements copied first, but the code too", solution_variant([
             ("COPY requirements.txt .\n", "COPY requirements.txt .\nCOPY . .\n")]),
@@ -169,10 +167,10 @@ register(Lab(
             ("COPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt",
              "RUN pip install --no-cache-dir PyYAML Jinja2")]),
             fails="dependencies come from requirements.txt"),
-        WrongAttempt("the code is left out of the image", _lab03_code_ignored,
+        WrongAttempt("the code is left out of the image", _code_ignored,
                      fails="code edit shows in the image"),
     ],
     check_note="Checking: this builds your Dockerfile, edits a copy of the code and builds again "
                "(about 15 s with a warm cache) ...",
-    names=NAMES03,
+    names=NAMES,
 ))

@@ -9,8 +9,8 @@ from pathlib import Path
 from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import inspect_image, pushed_config, remove_images
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.docker_checks import docker, inspect_image, pushed_config, remove_images
+from ckalab.labs import Lab, WrongAttempt, register
 
 def _home_docker_config() -> Path:
     return Path.home() / ".docker" / "config.json"
@@ -31,36 +31,34 @@ def _has_auth_for(config_text: str, host: str) -> bool:
     return host in (data.get("auths") or {}) or host in (data.get("credHelpers") or {})
 
 
-# ================================================================ lab04
-
-LAB04_NAMES = {"local": "lab04/ledger-api:2.3.1", "repo": "lab04/payments-ledger", "tag": "2.3.1"}
-LAB04_LABEL = "io.ckalab.lab04.build"
+NAMES = {"local": "lab04/ledger-api:2.3.1", "repo": "lab04/payments-ledger", "tag": "2.3.1"}
+LABEL = "io.ckalab.lab04.build"
 
 
-def _lab04_target(lab: Lab, cfg=None) -> str:
+def _target(lab: Lab, cfg=None) -> str:
     cfg = cfg or settings_module.load()
     return f"{cfg.private_registry}/{lab.names['repo']}:{lab.names['tag']}"
 
 
-def _lab04_state(lab: Lab) -> dict:
+def _state(lab: Lab) -> dict:
     try:
         return json.loads((lab.work_dir / "setup.json").read_text())
     except (FileNotFoundError, ValueError):
         return {}
 
 
-def _lab04_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     cfg = settings_module.load()
     lab.work_dir.mkdir(parents=True, exist_ok=True)
     local = inspect_image(lab.names["local"])
-    if local is None or not ((local.get("Config") or {}).get("Labels") or {}).get(LAB04_LABEL):
+    if local is None or not ((local.get("Config") or {}).get("Labels") or {}).get(LABEL):
         build_id = secrets.token_hex(8)
-        result = docker("build", "-q", "-t", lab.names["local"], "--label", f"{LAB04_LABEL}={build_id}",
+        result = docker("build", "-q", "-t", lab.names["local"], "--label", f"{LABEL}={build_id}",
                         str(lab.files), timeout=300)
         if not result.ok:
             raise registry.CourseError(f"Could not build {lab.names['local']}: {result.output.strip()[-300:]}",
                                        "run `make doctor`, then lab.reset().")
-    state = _lab04_state(lab)
+    state = _state(lab)
     if not state:
         # The learner logs in as part of the task, so the lab starts logged out.
         was_logged_in = _has_auth_for(_fingerprint(cfg.docker_config_dir / "config.json"), cfg.private_registry)
@@ -71,11 +69,11 @@ def _lab04_setup(lab: Lab) -> None:
           f"{cfg.private_registry}.")
 
 
-def _lab04_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     cfg = settings_module.load()
     local = inspect_image(lab.names["local"])
     build_id = ((local or {}).get("Config") or {}).get("Labels", {}) or {}
-    build_id = build_id.get(LAB04_LABEL)
+    build_id = build_id.get(LABEL)
     if not build_id:
         r.add("logged in with the course's Docker config", False,
               f"the lab's image {lab.names['local']} is missing: run lab.reset()")
@@ -87,7 +85,7 @@ def _lab04_check(lab: Lab, r: CheckResult) -> None:
           f"the course's Docker config ({cfg.docker_config_dir}) has no login for {cfg.private_registry}: "
           f"`docker login {cfg.private_registry}` in a cell or a terminal where DOCKER_CONFIG is set "
           "(`source .ckalab/env.sh`)")
-    state = _lab04_state(lab)
+    state = _state(lab)
     home_now = _fingerprint(_home_docker_config())
     home_used = home_now != state.get("home_config", home_now) and _has_auth_for(home_now, cfg.private_registry)
     r.add("~/.docker/config.json not used", not home_used,
@@ -104,13 +102,13 @@ def _lab04_check(lab: Lab, r: CheckResult) -> None:
         except registry.CourseError:
             pass
         r.add("pushed to the private registry", False,
-              f"{_lab04_target(lab, cfg)} is not in the private registry" +
+              f"{_target(lab, cfg)} is not in the private registry" +
               (f" (that repository has tags: {', '.join(tags)})" if tags else ""))
     else:
-        same = (pushed.get("config") or {}).get("Labels", {}).get(LAB04_LABEL) == build_id
+        same = (pushed.get("config") or {}).get("Labels", {}).get(LABEL) == build_id
         r.add("pushed to the private registry", same,
-              f"{_lab04_target(lab, cfg)} is the lab's image (same build)" if same else
-              f"{_lab04_target(lab, cfg)} exists but is not the image {lab.names['local']}: "
+              f"{_target(lab, cfg)} is the lab's image (same build)" if same else
+              f"{_target(lab, cfg)} exists but is not the image {lab.names['local']}: "
               "tag that image and push it")
     open_api = registry.api("open", cfg)
     leaked = []
@@ -120,7 +118,7 @@ def _lab04_check(lab: Lab, r: CheckResult) -> None:
         open_tags = []
     for tag in open_tags:
         config = pushed_config(open_api, lab.names["repo"], tag) or {}
-        if (config.get("config") or {}).get("Labels", {}).get(LAB04_LABEL) == build_id:
+        if (config.get("config") or {}).get("Labels", {}).get(LABEL) == build_id:
             leaked.append(f"{cfg.open_registry}/{lab.names['repo']}:{tag}")
     r.add("not in the open registry", not leaked,
           f"the image is not in the open registry {cfg.open_registry}" if not leaked else
@@ -129,32 +127,32 @@ def _lab04_check(lab: Lab, r: CheckResult) -> None:
           "(it builds a new image) and push only to the private registry")
 
 
-def _lab04_solve(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     cfg = settings_module.load()
     registry.login(cfg)
-    docker("tag", lab.names["local"], _lab04_target(lab, cfg))
-    result = docker("push", _lab04_target(lab, cfg), timeout=300)
+    docker("tag", lab.names["local"], _target(lab, cfg))
+    result = docker("push", _target(lab, cfg), timeout=300)
     if not result.ok:
         raise registry.CourseError(f"docker push failed: {result.output.strip()[-300:]}", "run `make doctor`.")
 
 
-def _lab04_teardown(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     cfg = settings_module.load()
-    if _lab04_state(lab).get("was_logged_in"):
+    if _state(lab).get("was_logged_in"):
         registry.login(cfg)  # leave the course's login as the lab found it
     repo, tag = lab.names["repo"], lab.names["tag"]
-    remove_images(lab.names["local"], _lab04_target(lab, cfg), f"{cfg.open_registry}/{repo}:{tag}",
+    remove_images(lab.names["local"], _target(lab, cfg), f"{cfg.open_registry}/{repo}:{tag}",
                   f"{cfg.private_registry}/{repo}:latest")
 
 
-def _lab04_push_open(lab: Lab) -> None:
+def _push_open(lab: Lab) -> None:
     cfg = settings_module.load()
     target = f"{cfg.open_registry}/{lab.names['repo']}:{lab.names['tag']}"
     docker("tag", lab.names["local"], target)
     docker("push", target, timeout=300)
 
 
-def _lab04_push_latest(lab: Lab) -> None:
+def _push_latest(lab: Lab) -> None:
     cfg = settings_module.load()
     registry.login(cfg)
     target = f"{cfg.private_registry}/{lab.names['repo']}:latest"
@@ -162,7 +160,7 @@ def _lab04_push_latest(lab: Lab) -> None:
     docker("push", target, timeout=300)
 
 
-def _lab04_login_home(lab: Lab) -> None:
+def _login_home(lab: Lab) -> None:
     """Log in and push from a terminal that uses ~/.docker (no DOCKER_CONFIG), as learners do by mistake."""
     from ckalab import shell
     cfg = settings_module.load()
@@ -171,8 +169,8 @@ def _lab04_login_home(lab: Lab) -> None:
     creds = registry.credentials(cfg)
     shell.run(["docker", "login", cfg.private_registry, "-u", creds.username, "--password-stdin"],
               input=creds.password, env=env, timeout=60)
-    docker("tag", lab.names["local"], _lab04_target(lab, cfg))
-    shell.run(["docker", "push", _lab04_target(lab, cfg)], env=env, timeout=300)
+    docker("tag", lab.names["local"], _target(lab, cfg))
+    shell.run(["docker", "push", _target(lab, cfg)], env=env, timeout=300)
 
 
 register(Lab(
@@ -192,11 +190,11 @@ register(Lab(
         "`docker tag lab04/ledger-api:2.3.1 localhost:5002/lab04/payments-ledger:2.3.1` and "
         "`docker push localhost:5002/lab04/payments-ledger:2.3.1`.",
     ],
-    setup_fn=_lab04_setup, check_fn=_lab04_check, solve_fn=_lab04_solve, teardown_fn=_lab04_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("pushed to the open registry", _lab04_push_open, fails="not in the open registry"),
-        WrongAttempt("pushed as latest", _lab04_push_latest, fails="pushed to the private registry"),
-        WrongAttempt("logged in with ~/.docker", _lab04_login_home, fails="~/.docker/config.json not used"),
+        WrongAttempt("pushed to the open registry", _push_open, fails="not in the open registry"),
+        WrongAttempt("pushed as latest", _push_latest, fails="pushed to the private registry"),
+        WrongAttempt("logged in with ~/.docker", _login_home, fails="~/.docker/config.json not used"),
     ],
-    names=LAB04_NAMES,
+    names=NAMES,
 ))

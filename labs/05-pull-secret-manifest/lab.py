@@ -14,28 +14,26 @@ from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ================================================================ lab05
-
-NAMES05 = {"secret": "ledger-pull", "ns": "payments"}
+NAMES = {"secret": "ledger-pull", "ns": "payments"}
 
 
-def _lab05_file(lab: Lab) -> Path:
+def _file(lab: Lab) -> Path:
     return lab.work_dir / "secret.yaml"
 
 
-def _lab05_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     lab.work_dir.mkdir(parents=True, exist_ok=True)
-    print(f"Write the Secret manifest to {_lab05_file(lab).relative_to(settings_module.load().root)}.")
+    print(f"Write the Secret manifest to {_file(lab).relative_to(settings_module.load().root)}.")
 
 
 def _server_host(key: str) -> str:
     return re.sub(r"^[a-z]+://", "", key).split("/", 1)[0]
 
 
-def _lab05_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     from ckalab import pullsecrets, validate
     cfg = settings_module.load()
-    path = _lab05_file(lab)
+    path = _file(lab)
     rel = path.relative_to(cfg.root)
     if not path.exists():
         r.add("valid Secret manifest", False, f"{rel} does not exist yet")
@@ -89,7 +87,7 @@ def _lab05_check(lab: Lab, r: CheckResult) -> None:
           f"the registry answers 401 Unauthorized to these credentials: use the lab's username and password")
 
 
-def _lab05_kubectl(lab: Lab, name: str, namespace: str, server: str, password: str | None = None) -> None:
+def _write_with_kubectl(lab: Lab, name: str, namespace: str, server: str, password: str | None = None) -> None:
     from ckalab import pullsecrets, shell
     creds = registry.credentials()
     password = creds.password if password is None else password
@@ -99,21 +97,21 @@ def _lab05_kubectl(lab: Lab, name: str, namespace: str, server: str, password: s
                             f"--docker-server={server}", f"--docker-username={creds.username}",
                             f"--docker-password={password}", "--dry-run=client", "-o", "yaml"], timeout=30)
         if result.ok:
-            _lab05_file(lab).write_text(result.output)
+            _file(lab).write_text(result.output)
             return
-    _lab05_file(lab).write_text(yaml.safe_dump(pullsecrets.secret_manifest(
+    _file(lab).write_text(yaml.safe_dump(pullsecrets.secret_manifest(
         name, server, creds.username, password, namespace=namespace), sort_keys=False))
 
 
-def _lab05_solve(lab: Lab) -> None:
-    _lab05_kubectl(lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry_in_cluster)
+def _solve(lab: Lab) -> None:
+    _write_with_kubectl(lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry_in_cluster)
 
 
-def _lab05_teardown(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     pass
 
 
-def _lab05_opaque(lab: Lab) -> None:
+def _opaque(lab: Lab) -> None:
     from ckalab import pullsecrets
     creds = registry.credentials()
     config = pullsecrets.dockerconfigjson(settings_module.load().private_registry_in_cluster,
@@ -122,13 +120,13 @@ def _lab05_opaque(lab: Lab) -> None:
                 "metadata": {"name": lab.names["secret"], "namespace": lab.names["ns"]},
                 "data": {"config.json": base64.b64encode(json.dumps(config).encode()).decode()}}
     lab.work_dir.mkdir(parents=True, exist_ok=True)
-    _lab05_file(lab).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    _file(lab).write_text(yaml.safe_dump(manifest, sort_keys=False))
 
 
-def _lab05_wrong_key(lab: Lab) -> None:
-    _lab05_solve(lab)
-    text = _lab05_file(lab).read_text().replace("  .dockerconfigjson:", "  config.json:")
-    _lab05_file(lab).write_text(text)
+def _wrong_key(lab: Lab) -> None:
+    _solve(lab)
+    text = _file(lab).read_text().replace("  .dockerconfigjson:", "  config.json:")
+    _file(lab).write_text(text)
 
 
 register(Lab(
@@ -148,20 +146,20 @@ register(Lab(
         "--docker-username=student --docker-password=<the lab password> --dry-run=client -o yaml "
         "> .ckalab/work/lab05/secret.yaml",
     ],
-    setup_fn=_lab05_setup, check_fn=_lab05_check, solve_fn=_lab05_solve, teardown_fn=_lab05_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("server localhost:5002", lambda lab: _lab05_kubectl(
+        WrongAttempt("server localhost:5002", lambda lab: _write_with_kubectl(
             lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry),
             fails="server private-registry:5000"),
-        WrongAttempt("wrong password", lambda lab: _lab05_kubectl(
+        WrongAttempt("wrong password", lambda lab: _write_with_kubectl(
             lab, lab.names["secret"], lab.names["ns"], settings_module.load().private_registry_in_cluster,
             password="not-the-password"), fails="credentials log in to the registry"),
-        WrongAttempt("Opaque Secret holding a config.json", _lab05_opaque,
+        WrongAttempt("Opaque Secret holding a config.json", _opaque,
                      fails="type kubernetes.io/dockerconfigjson"),
-        WrongAttempt("key named config.json", _lab05_wrong_key, fails="key .dockerconfigjson"),
-        WrongAttempt("default namespace", lambda lab: _lab05_kubectl(
+        WrongAttempt("key named config.json", _wrong_key, fails="key .dockerconfigjson"),
+        WrongAttempt("default namespace", lambda lab: _write_with_kubectl(
             lab, lab.names["secret"], "default", settings_module.load().private_registry_in_cluster),
             fails="name and namespace"),
     ],
-    names=NAMES05,
+    names=NAMES,
 ))

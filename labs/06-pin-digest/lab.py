@@ -13,17 +13,15 @@ import yaml
 from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import inspect_image, pushed_config, pushed_config_digest, remove_images
-from ckalab.labs import Lab, WrongAttempt, docker, register
-
-# ================================================================ lab06
+from ckalab.docker_checks import docker, inspect_image, pushed_config, pushed_config_digest, remove_images
+from ckalab.labs import Lab, WrongAttempt, register
 
 # tag: the release to pin; old_tag: an older release in the same repository.
-NAMES06 = {"repo": "lab06/ledger-api", "tag": "1.4", "old_tag": "1.3"}
+NAMES = {"repo": "lab06/ledger-api", "tag": "1.4", "old_tag": "1.3"}
 SERVED = "digest the registry serves for the tag"
 
 
-def _lab06_image(lab: Lab, tag: str) -> str:
+def _image(lab: Lab, tag: str) -> str:
     return f"{settings_module.load().open_registry}/{lab.names['repo']}:{tag}"
 
 
@@ -31,13 +29,13 @@ def _tags(lab: Lab) -> tuple[str, str]:
     return lab.names["old_tag"], lab.names["tag"]
 
 
-def _lab06_file(lab: Lab) -> Path:
+def _file(lab: Lab) -> Path:
     return lab.work_dir / "deployment.yaml"
 
 
 def _place_deployment(lab: Lab, *, overwrite: bool = False) -> None:
     """The starting manifest, naming this lab's repository and tag (a variant's, too)."""
-    path = _lab06_file(lab)
+    path = _file(lab)
     if overwrite or not path.exists():
         d = lab.defaults
         text = (lab.files / "deployment.yaml").read_text().replace(
@@ -46,11 +44,11 @@ def _place_deployment(lab: Lab, *, overwrite: bool = False) -> None:
         path.write_text(text)
 
 
-def _lab06_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     _place_deployment(lab)
     api = registry.api("open")
     for tag in _tags(lab):
-        image = _lab06_image(lab, tag)
+        image = _image(lab, tag)
         if inspect_image(image) is not None and pushed_config(api, lab.names["repo"], tag) is not None:
             continue
         with tempfile.TemporaryDirectory(prefix="lab06-") as tmp:
@@ -61,13 +59,13 @@ def _lab06_setup(lab: Lab) -> None:
         if not push.ok:
             raise registry.CourseError(f"Could not build and push {image}: {push.output.strip()[-300:]}",
                                        "run `make doctor`, then lab.reset().")
-    print(" and ".join(_lab06_image(lab, tag) for tag in _tags(lab)) + " are in the open registry.")
+    print(" and ".join(_image(lab, tag) for tag in _tags(lab)) + " are in the open registry.")
 
 
-def _lab06_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     from ckalab import references, validate
     cfg = settings_module.load()
-    path = _lab06_file(lab)
+    path = _file(lab)
     rel = path.relative_to(cfg.root)
     findings = validate.manifests(path)
     try:
@@ -103,29 +101,29 @@ def _lab06_check(lab: Lab, r: CheckResult) -> None:
           "(an image ID or another tag's digest does not match: ask the registry)")
 
 
-def _lab06_pin(lab: Lab, digest: str, repository: str | None = None, keep_tag: bool = True) -> None:
+def _pin(lab: Lab, digest: str, repository: str | None = None, keep_tag: bool = True) -> None:
     _place_deployment(lab)
     repository = repository or f"{settings_module.load().open_registry}/{lab.names['repo']}"
     reference = f"{repository}:{lab.names['tag']}@{digest}" if keep_tag else f"{repository}@{digest}"
-    text = _lab06_file(lab).read_text()
-    _lab06_file(lab).write_text(re.sub(r"image: .*", f"image: {reference}", text, count=1))
+    text = _file(lab).read_text()
+    _file(lab).write_text(re.sub(r"image: .*", f"image: {reference}", text, count=1))
 
 
 def _served_digest(lab: Lab, tag_name: str = "tag") -> str:
     return registry.api("open").manifest(lab.names["repo"], lab.names[tag_name]).digest
 
 
-def _lab06_config_digest(lab: Lab) -> str:
+def _config_digest(lab: Lab) -> str:
     """The digest of the tag's image config: what `docker image ls` shows as IMAGE ID with the classic store."""
     return pushed_config_digest(registry.api("open"), lab.names["repo"], lab.names["tag"])
 
 
-def _lab06_solve(lab: Lab) -> None:
-    _lab06_pin(lab, _served_digest(lab), keep_tag=False)
+def _solve(lab: Lab) -> None:
+    _pin(lab, _served_digest(lab), keep_tag=False)
 
 
-def _lab06_teardown(lab: Lab) -> None:
-    remove_images(*(_lab06_image(lab, tag) for tag in _tags(lab)))
+def _teardown(lab: Lab) -> None:
+    remove_images(*(_image(lab, tag) for tag in _tags(lab)))
 
 
 register(Lab(
@@ -144,16 +142,16 @@ register(Lab(
         "Set the image to localhost:5001/lab06/ledger-api@sha256:<that digest> in "
         ".ckalab/work/lab06/deployment.yaml (keeping :1.4 before the @ is allowed; the digest decides).",
     ],
-    setup_fn=_lab06_setup, check_fn=_lab06_check, solve_fn=_lab06_solve, teardown_fn=_lab06_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("config digest (the classic image ID) instead of the manifest digest", lambda lab: _lab06_pin(
-            lab, _lab06_config_digest(lab)), fails=SERVED),
-        WrongAttempt("digest of the older tag", lambda lab: _lab06_pin(lab, _served_digest(lab, "old_tag")),
+        WrongAttempt("config digest (the classic image ID) instead of the manifest digest", lambda lab: _pin(
+            lab, _config_digest(lab)), fails=SERVED),
+        WrongAttempt("digest of the older tag", lambda lab: _pin(lab, _served_digest(lab, "old_tag")),
                      fails=SERVED),
         WrongAttempt("tag only", lambda lab: _place_deployment(lab, overwrite=True), fails="pinned by digest"),
-        WrongAttempt("digest on another repository", lambda lab: _lab06_pin(
+        WrongAttempt("digest on another repository", lambda lab: _pin(
             lab, _served_digest(lab),
             repository=f"{settings_module.load().open_registry}/{lab.names['repo']}-other"), fails="same repository"),
     ],
-    names=NAMES06,
+    names=NAMES,
 ))

@@ -11,18 +11,16 @@ from ckalab.cluster_checks import (CHANGE_CAUSE, CHECK_NOTE, Kube, check_deploym
                                    open_host, revision, selector_of, short)
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab07 update image + cause
-
-L07 = "lab07-update-image-record-cause"
-NAMES07 = {"ns": "lab07-storefront", "deploy": "checkout-web", "container": "web", "repo": "checkout-web",
+LAB_ID = "lab07-update-image-record-cause"
+NAMES = {"ns": "lab07-storefront", "deploy": "checkout-web", "container": "web", "repo": "checkout-web",
            "tag": "1.0", "new_tag": "1.1"}
 
 
-def image07(lab: Lab, tag_name: str) -> str:
+def image_of(lab: Lab, tag_name: str) -> str:
     return f"{open_host()}/{lab.names['repo']}:{lab.names[tag_name]}"
 
 
-def sidecar07() -> str:
+def sidecar() -> str:
     return f"{open_host()}/log-forwarder:2.3"
 
 
@@ -30,7 +28,7 @@ def mentions_tag(text: str, tag: str) -> bool:
     return re.search(rf"(?<![\w.]){re.escape(tag)}(?![\w]|\.\w|-\w)", text or "") is not None
 
 
-def _check07(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     n = lab.names
     kube = Kube()
     dep = check_deployment(kube, r, n["ns"], n["deploy"])
@@ -38,7 +36,7 @@ def _check07(lab: Lab, r: CheckResult) -> None:
         return
     spec = dep.spec.template.spec
     web = container(spec, n["container"])
-    want = image07(lab, "new_tag")
+    want = image_of(lab, "new_tag")
     r.add("image of the updated container", web is not None and web.image == want,
           f"container {n['container']} runs {want}" if web is not None and web.image == want else
           f"container {n['container']} has image {web.image if web else '(no such container)'}; it should be {want}")
@@ -48,10 +46,10 @@ def _check07(lab: Lab, r: CheckResult) -> None:
         r.add("other containers untouched", False, f"the containers are now {', '.join(names)}; "
                                                    f"keep exactly {n['container']} and log-forwarder")
     else:
-        r.add("other containers untouched", side.image == sidecar07(),
-              f"log-forwarder still runs {sidecar07()}" if side.image == sidecar07() else
+        r.add("other containers untouched", side.image == sidecar(),
+              f"log-forwarder still runs {sidecar()}" if side.image == sidecar() else
               f"log-forwarder now runs {side.image}: `kubectl set image ... *=...` or a wrong container "
-              f"name changed it; set it back to {sidecar07()}")
+              f"name changed it; set it back to {sidecar()}")
     check_rollout(r, dep)
     cause = (dep.metadata.annotations or {}).get(CHANGE_CAUSE)
     if not cause:
@@ -70,57 +68,57 @@ def _check07(lab: Lab, r: CheckResult) -> None:
           "the image change so its newest ReplicaSet carries the cause")
 
 
-def _setup07(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     n = lab.names
-    build_push(lab, image07(lab, "tag"), n["tag"])
-    build_push(lab, image07(lab, "new_tag"), n["new_tag"])
-    build_push(lab, sidecar07(), "2.3")
+    build_push(lab, image_of(lab, "tag"), n["tag"])
+    build_push(lab, image_of(lab, "new_tag"), n["new_tag"])
+    build_push(lab, sidecar(), "2.3")
     apply_manifest(lab, "deployment.yaml")
     rollout_status(n["ns"], n["deploy"])
 
 
-def _set_image07(lab: Lab, container_name: str | None = None) -> None:
+def _set_image(lab: Lab, container_name: str | None = None) -> None:
     n = lab.names
     kubectl("set", "image", f"deployment/{n['deploy']}",
-            f"{container_name or n['container']}={image07(lab, 'new_tag')}", "-n", n["ns"])
+            f"{container_name or n['container']}={image_of(lab, 'new_tag')}", "-n", n["ns"])
 
 
-def _annotate07(lab: Lab, cause: str) -> None:
+def _annotate(lab: Lab, cause: str) -> None:
     kubectl("annotate", f"deployment/{lab.names['deploy']}", "--overwrite", "-n", lab.names["ns"],
             f"{CHANGE_CAUSE}={cause}")
 
 
-def _solve07(lab: Lab) -> None:
-    _set_image07(lab)
-    _annotate07(lab, f"{lab.names['container']} image updated to {image07(lab, 'new_tag')}")
+def _solve(lab: Lab) -> None:
+    _set_image(lab)
+    _annotate(lab, f"{lab.names['container']} image updated to {image_of(lab, 'new_tag')}")
     rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 60)
 
 
-def _teardown07(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], wait=False)
 
 
-def _w07_no_cause(lab: Lab) -> None:
-    _set_image07(lab)
+def _wrong_no_cause(lab: Lab) -> None:
+    _set_image(lab)
 
 
-def _w07_star(lab: Lab) -> None:
-    _set_image07(lab, "*")
-    _annotate07(lab, f"update to {lab.names['new_tag']}")
+def _wrong_star(lab: Lab) -> None:
+    _set_image(lab, "*")
+    _annotate(lab, f"update to {lab.names['new_tag']}")
 
 
-def _w07_cause_only(lab: Lab) -> None:
-    _annotate07(lab, f"update to {lab.names['new_tag']}")
+def _wrong_cause_only(lab: Lab) -> None:
+    _annotate(lab, f"update to {lab.names['new_tag']}")
 
 
-def _w07_stale_cause(lab: Lab) -> None:
-    _annotate07(lab, f"initial {lab.names['tag']}")
-    _set_image07(lab)
+def _wrong_stale_cause(lab: Lab) -> None:
+    _annotate(lab, f"initial {lab.names['tag']}")
+    _set_image(lab)
 
 
 register(Lab(
-    id=L07, title="Update a Deployment's image and record why", level="cluster",
+    id=LAB_ID, title="Update a Deployment's image and record why", level="cluster",
     checks=["deployment exists", "image of the updated container", "other containers untouched", "rollout complete",
             "change-cause recorded", "rollout history shows the cause"],
     first_failure="image of the updated container",
@@ -135,12 +133,12 @@ register(Lab(
         "kubernetes.io/change-cause=\"web image updated to 1.1\", then kubectl rollout status and "
         "kubectl rollout history deployment/checkout-web -n lab07-storefront.",
     ],
-    setup_fn=_setup07, check_fn=_check07, solve_fn=_solve07, teardown_fn=_teardown07,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("image updated, no change-cause", _w07_no_cause, fails="change-cause recorded"),
-        WrongAttempt("set image with * changes the sidecar too", _w07_star, fails="other containers untouched"),
-        WrongAttempt("annotation only, image unchanged", _w07_cause_only, fails="image of the updated container"),
-        WrongAttempt("stale change-cause from before the update", _w07_stale_cause, fails="change-cause recorded"),
+        WrongAttempt("image updated, no change-cause", _wrong_no_cause, fails="change-cause recorded"),
+        WrongAttempt("set image with * changes the sidecar too", _wrong_star, fails="other containers untouched"),
+        WrongAttempt("annotation only, image unchanged", _wrong_cause_only, fails="image of the updated container"),
+        WrongAttempt("stale change-cause from before the update", _wrong_stale_cause, fails="change-cause recorded"),
     ],
-    check_note=CHECK_NOTE, names=NAMES07,
+    check_note=CHECK_NOTE, names=NAMES,
 ))

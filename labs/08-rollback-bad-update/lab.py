@@ -10,24 +10,22 @@ from ckalab.cluster_checks import (CHANGE_CAUSE, CHECK_NOTE, Kube, PULL_REASONS,
                                    waiting_problems)
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab08 rollback
-
-L08 = "lab08-rollback-bad-update"
-NAMES08 = {"ns": "lab08-payments", "deploy": "payments-api", "container": "api", "repo": "payments-api",
+LAB_ID = "lab08-rollback-bad-update"
+NAMES = {"ns": "lab08-payments", "deploy": "payments-api", "container": "api", "repo": "payments-api",
            "good_tag": "3.2", "bad_tag": "3.3"}
 
 
-def image08(lab: Lab, tag_name: str) -> str:
+def image_of(lab: Lab, tag_name: str) -> str:
     return f"{open_host()}/{lab.names['repo']}:{lab.names[tag_name]}"
 
 
-def _check08(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     kube = Kube()
     n = lab.names
     dep = check_deployment(kube, r, n["ns"], n["deploy"])
     if dep is None:
         return
-    good, bad_image = image08(lab, "good_tag"), image08(lab, "bad_tag")
+    good, bad_image = image_of(lab, "good_tag"), image_of(lab, "bad_tag")
     api = container(dep.spec.template.spec, n["container"])
     image = api.image if api else f"(no container {n['container']})"
     r.add("image rolled back", image == good,
@@ -62,45 +60,45 @@ def _undo(lab: Lab) -> None:
     kubectl("rollout", "undo", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"])
 
 
-def _setup08(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     n = lab.names
-    build_push(lab, image08(lab, "good_tag"), n["good_tag"])
+    build_push(lab, image_of(lab, "good_tag"), n["good_tag"])
     apply_manifest(lab, "deployment.yaml")
     rollout_status(n["ns"], n["deploy"])
-    kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={image08(lab, 'bad_tag')}",
+    kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={image_of(lab, 'bad_tag')}",
             "-n", n["ns"])
     kubectl("annotate", f"deployment/{n['deploy']}", "--overwrite", "-n", n["ns"],
             f"{CHANGE_CAUSE}={n['container']} image updated to {n['bad_tag']}")
 
 
-def _solve08(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     _undo(lab)
     rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 90)
 
 
-def _teardown08(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], wait=False)
 
 
-def _w08_delete_pods(lab: Lab) -> None:
+def _wrong_delete_pods(lab: Lab) -> None:
     # The manifest labels the Pods app=<Deployment name> (a variant renames both).
     kubectl("delete", "pods", "-l", f"app={lab.names['deploy']}", "-n", lab.names["ns"], "--wait=false")
 
 
-def _w08_recreate(lab: Lab) -> None:
+def _wrong_recreate(lab: Lab) -> None:
     kubectl("delete", "deployment", lab.names["deploy"], "-n", lab.names["ns"])
     apply_manifest(lab, "deployment.yaml")
 
 
-def _w08_undo_twice(lab: Lab) -> None:
+def _wrong_undo_twice(lab: Lab) -> None:
     _undo(lab)
     rollout_status(lab.names["ns"], lab.names["deploy"])
     _undo(lab)
 
 
 register(Lab(
-    id=L08, title="Roll back a bad update", level="cluster",
+    id=LAB_ID, title="Roll back a bad update", level="cluster",
     checks=["deployment exists", "image rolled back", "no pull errors", "rollout complete",
             "rollback recorded"],
     first_failure="image rolled back",
@@ -113,12 +111,12 @@ register(Lab(
         "deployment/payments-api -n lab08-payments and kubectl rollout history ... (the old revision "
         "comes back under a new number).",
     ],
-    setup_fn=_setup08, check_fn=_check08, solve_fn=_solve08, teardown_fn=_teardown08,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("deletes the failing Pods", _w08_delete_pods, fails="image rolled back"),
-        WrongAttempt("deletes and recreates the Deployment", _w08_recreate, fails="rollback recorded"),
-        WrongAttempt("undo twice (back to the bad revision)", _w08_undo_twice, fails="image rolled back"),
+        WrongAttempt("deletes the failing Pods", _wrong_delete_pods, fails="image rolled back"),
+        WrongAttempt("deletes and recreates the Deployment", _wrong_recreate, fails="rollback recorded"),
+        WrongAttempt("undo twice (back to the bad revision)", _wrong_undo_twice, fails="image rolled back"),
     ],
     check_note=CHECK_NOTE,
-    names=NAMES08,
+    names=NAMES,
 ))

@@ -12,15 +12,13 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, _injected, check_deployment
 from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab09 wrong tag
-
-L09 = "lab09-wrong-tag"
+LAB_ID = "lab09-wrong-tag"
 # `tag` is what the registry has; `bad_tag` is the one the Deployment asks for.
-NAMES09 = {"ns": "lab09-inventory", "deploy": "inventory-api", "container": "api", "repo": "inventory-api",
+NAMES = {"ns": "lab09-inventory", "deploy": "inventory-api", "container": "api", "repo": "inventory-api",
            "tag": "1.0", "bad_tag": "1.0.0"}
 
 
-def image09(lab: Lab) -> str:
+def image_of(lab: Lab) -> str:
     return f"{open_host()}/{lab.names['repo']}:{lab.names['tag']}"
 
 
@@ -48,7 +46,7 @@ def tag_exists(image: str) -> tuple[bool, str]:
     return False, (f"{open_host()}/{ref.repository} has no tag {tag}; it has: {', '.join(tags) or 'no tags'}")
 
 
-def _check09(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     n = lab.names
     kube = Kube()
     dep = check_deployment(kube, r, n["ns"], n["deploy"])
@@ -76,38 +74,38 @@ def _check09(lab: Lab, r: CheckResult) -> None:
     check_pods(r, n["deploy"], pods, dep.spec.replicas or 1)
 
 
-def _setup09(lab: Lab) -> None:
-    build_push(lab, image09(lab), lab.names["tag"])
+def _setup(lab: Lab) -> None:
+    build_push(lab, image_of(lab), lab.names["tag"])
     apply_manifest(lab, "deployment.yaml")
 
 
-def _set_image09(lab: Lab, target: str, image: str) -> None:
+def _set_image(lab: Lab, target: str, image: str) -> None:
     kubectl("set", "image", target, f"{lab.names['container']}={image}", "-n", lab.names["ns"])
 
 
-def _solve09(lab: Lab) -> None:
-    _set_image09(lab, f"deployment/{lab.names['deploy']}", image09(lab))
+def _solve(lab: Lab) -> None:
+    _set_image(lab, f"deployment/{lab.names['deploy']}", image_of(lab))
     rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 60)
 
 
-def _teardown09(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], wait=False)
 
 
-def _w09_edit_pod(lab: Lab) -> None:
+def _wrong_edit_pod(lab: Lab) -> None:
     n = lab.names
     pods = kubectl("get", "pods", "-n", n["ns"], "-l", f"app={n['deploy']}", "-o", "name").output.split()
     for pod in pods:
-        _set_image09(lab, pod, image09(lab))
+        _set_image(lab, pod, image_of(lab))
 
 
-def _w09_latest(lab: Lab) -> None:
-    _set_image09(lab, f"deployment/{lab.names['deploy']}", f"{open_host()}/{lab.names['repo']}:latest")
+def _wrong_latest(lab: Lab) -> None:
+    _set_image(lab, f"deployment/{lab.names['deploy']}", f"{open_host()}/{lab.names['repo']}:latest")
 
 
 register(Lab(
-    id=L09, title="Fix an ImagePullBackOff caused by a wrong tag", level="cluster",
+    id=LAB_ID, title="Fix an ImagePullBackOff caused by a wrong tag", level="cluster",
     checks=["deployment exists", "image tag exists in the registry", "no waiting reason", "pods ready"],
     first_failure="image tag exists in the registry",
     hints=[
@@ -118,10 +116,10 @@ register(Lab(
         "kubectl set image deployment/inventory-api api=localhost:5001/inventory-api:1.0 -n lab09-inventory, "
         "then kubectl rollout status deployment/inventory-api -n lab09-inventory.",
     ],
-    setup_fn=_setup09, check_fn=_check09, solve_fn=_solve09, teardown_fn=_teardown09,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("edits the Pods, not the Deployment", _w09_edit_pod, fails="image tag exists in the registry"),
-        WrongAttempt("switches to :latest (never pushed)", _w09_latest, fails="image tag exists in the registry"),
+        WrongAttempt("edits the Pods, not the Deployment", _wrong_edit_pod, fails="image tag exists in the registry"),
+        WrongAttempt("switches to :latest (never pushed)", _wrong_latest, fails="image tag exists in the registry"),
     ],
-    check_note=CHECK_NOTE, names=NAMES09,
+    check_note=CHECK_NOTE, names=NAMES,
 ))

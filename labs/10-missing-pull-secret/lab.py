@@ -14,23 +14,23 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, PULL_SECRET, PULL_SECRET_CH
                                    check_private_deployment, course_settings, private_host)
 from ckalab.labs import Lab, WrongAttempt, register
 
-L10 = "lab10-missing-pull-secret"
-NAMES10 = {"ns": "lab10-billing", "deploy": "billing-worker", "container": "worker", "repo": "billing-worker",
+LAB_ID = "lab10-missing-pull-secret"
+NAMES = {"ns": "lab10-billing", "deploy": "billing-worker", "container": "worker", "repo": "billing-worker",
            "tag": "1.0"}
 
 
-def _check10(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     n = lab.names
     check_private_deployment(Kube(), r, n["ns"], n["deploy"], n["container"])
 
 
-def _setup10(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     n = lab.names
     build_push(lab, f"{course_settings().private_registry}/{n['repo']}:{n['tag']}", n["tag"])
     apply_manifest(lab, "deployment.yaml")
 
 
-def _solve10(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     ns, dep = lab.names["ns"], lab.names["deploy"]
     create_pull_secret(ns)
     patch_pull_secret(ns, dep)
@@ -38,33 +38,33 @@ def _solve10(lab: Lab) -> None:
     wait_until_passes(lab, 60)
 
 
-def _teardown10(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], wait=False)
 
 
-def _w10_localhost(lab: Lab) -> None:
+def _wrong_localhost(lab: Lab) -> None:
     ns, dep = lab.names["ns"], lab.names["deploy"]
     create_pull_secret(ns, server=course_settings().private_registry)
     patch_pull_secret(ns, dep)
 
 
-def _w10_not_referenced(lab: Lab) -> None:
+def _wrong_not_referenced(lab: Lab) -> None:
     create_pull_secret(lab.names["ns"])
 
 
-def _w10_docker_hub(lab: Lab) -> None:
+def _wrong_docker_hub(lab: Lab) -> None:
     ns, dep = lab.names["ns"], lab.names["deploy"]
     create_pull_secret(ns, server=pullsecrets.DOCKER_HUB)
     patch_pull_secret(ns, dep)
 
 
-def _w10_wrong_password(lab: Lab) -> None:
+def _wrong_password(lab: Lab) -> None:
     ns, dep = lab.names["ns"], lab.names["deploy"]
     create_pull_secret(ns, password="not-the-password")
     patch_pull_secret(ns, dep)
 
 
-def _w10_opaque(lab: Lab) -> None:
+def _wrong_opaque(lab: Lab) -> None:
     ns, dep = lab.names["ns"], lab.names["deploy"]
     creds = registry_module.credentials()
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,14 +73,14 @@ def _w10_opaque(lab: Lab) -> None:
     patch_pull_secret(ns, dep)
 
 
-def _w10_typo(lab: Lab) -> None:
+def _wrong_typo(lab: Lab) -> None:
     ns, dep = lab.names["ns"], lab.names["deploy"]
     create_pull_secret(ns)
     patch_pull_secret(ns, dep, "regcreds")
 
 
 register(Lab(
-    id=L10, title="Pull from a private registry: create and use a pull Secret", level="cluster",
+    id=LAB_ID, title="Pull from a private registry: create and use a pull Secret", level="cluster",
     checks=PULL_SECRET_CHECKS, first_failure="pull secret referenced",
     hints=[
         "Read the pull error in `kubectl describe pod -n lab10-billing -l app=billing-worker`: the "
@@ -93,16 +93,16 @@ register(Lab(
         "--docker-username=student --docker-password=<password>, then kubectl patch deployment/billing-worker "
         "-n lab10-billing -p '{\"spec\":{\"template\":{\"spec\":{\"imagePullSecrets\":[{\"name\":\"regcred\"}]}}}}'.",
     ],
-    setup_fn=_setup10, check_fn=_check10, solve_fn=_solve10, teardown_fn=_teardown10,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("Secret for localhost:5002 (where you push)", _w10_localhost,
+        WrongAttempt("Secret for localhost:5002 (where you push)", _wrong_localhost,
                      fails="server matches the image host"),
-        WrongAttempt("Secret created but not referenced", _w10_not_referenced, fails="pull secret referenced"),
-        WrongAttempt("no --docker-server (Docker Hub default)", _w10_docker_hub,
+        WrongAttempt("Secret created but not referenced", _wrong_not_referenced, fails="pull secret referenced"),
+        WrongAttempt("no --docker-server (Docker Hub default)", _wrong_docker_hub,
                      fails="server matches the image host"),
-        WrongAttempt("wrong password", _w10_wrong_password, fails="credentials authenticate"),
-        WrongAttempt("generic (Opaque) Secret", _w10_opaque, fails="secret type"),
-        WrongAttempt("typo in the referenced name", _w10_typo, fails="secret in the pods' namespace"),
+        WrongAttempt("wrong password", _wrong_password, fails="credentials authenticate"),
+        WrongAttempt("generic (Opaque) Secret", _wrong_opaque, fails="secret type"),
+        WrongAttempt("typo in the referenced name", _wrong_typo, fails="secret in the pods' namespace"),
     ],
-    check_note=CHECK_NOTE, names=NAMES10,
+    check_note=CHECK_NOTE, names=NAMES,
 ))

@@ -14,17 +14,17 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, PULL_SECRET, PULL_SECRET_CH
                                    check_private_deployment, course_settings)
 from ckalab.labs import Lab, WrongAttempt, register
 
-L11 = "lab11-secret-wrong-namespace"
-NAMES11 = {"ns": "lab11-reports", "other_ns": "lab11-platform", "deploy": "report-builder", "container": "builder",
+LAB_ID = "lab11-secret-wrong-namespace"
+NAMES = {"ns": "lab11-reports", "other_ns": "lab11-platform", "deploy": "report-builder", "container": "builder",
            "repo": "report-builder", "tag": "1.0"}
 
 
-def _check11(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     n = lab.names
     check_private_deployment(Kube(), r, n["ns"], n["deploy"], n["container"])
 
 
-def _setup11(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     n = lab.names
     build_push(lab, f"{course_settings().private_registry}/{n['repo']}:{n['tag']}", n["tag"])
     apply_manifest(lab, "namespaces.yaml")
@@ -44,7 +44,7 @@ def copy_secret(src_ns: str, dest_ns: str, name: str = PULL_SECRET) -> None:
     kubectl("apply", "-f", "-", input=manifest)
 
 
-def _solve11(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     n = lab.names
     copy_secret(n["other_ns"], n["ns"])
     kubectl("rollout", "restart", f"deployment/{n['deploy']}", "-n", n["ns"])
@@ -55,24 +55,24 @@ def _solve11(lab: Lab) -> None:
 WRONG_ATTEMPT_LABEL = "io.ckalab.wrong-attempt"
 
 
-def _teardown11(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], lab.names["other_ns"], wait=False)
-    kubectl("delete", "secret", "-n", "default", "-l", f"{WRONG_ATTEMPT_LABEL}={L11}", "--ignore-not-found",
+    kubectl("delete", "secret", "-n", "default", "-l", f"{WRONG_ATTEMPT_LABEL}={LAB_ID}", "--ignore-not-found",
             check=False)
 
 
-def _w11_default_ns(lab: Lab) -> None:
+def _wrong_default_ns(lab: Lab) -> None:
     copy_secret(lab.names["other_ns"], "default")
     # Marked, so that teardown removes what the attempt left outside the lab's namespaces.
-    kubectl("label", "secret", PULL_SECRET, "-n", "default", "--overwrite", f"{WRONG_ATTEMPT_LABEL}={L11}")
+    kubectl("label", "secret", PULL_SECRET, "-n", "default", "--overwrite", f"{WRONG_ATTEMPT_LABEL}={LAB_ID}")
 
 
-def _w11_localhost(lab: Lab) -> None:
+def _wrong_localhost(lab: Lab) -> None:
     create_pull_secret(lab.names["ns"], server=course_settings().private_registry)
 
 
 register(Lab(
-    id=L11, title="A pull Secret in the wrong namespace", level="cluster",
+    id=LAB_ID, title="A pull Secret in the wrong namespace", level="cluster",
     checks=PULL_SECRET_CHECKS, first_failure="secret in the pods' namespace",
     hints=[
         "The Deployment in lab11-reports lists imagePullSecrets: regcred. Where does regcred exist? "
@@ -85,12 +85,12 @@ register(Lab(
         "--from-file=.dockerconfigjson=/tmp/config.json --type=kubernetes.io/dockerconfigjson; "
         "kubectl rollout restart deployment/report-builder -n lab11-reports.",
     ],
-    setup_fn=_setup11, check_fn=_check11, solve_fn=_solve11, teardown_fn=_teardown11,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("copies the Secret to the default namespace", _w11_default_ns,
+        WrongAttempt("copies the Secret to the default namespace", _wrong_default_ns,
                      fails="secret in the pods' namespace"),
-        WrongAttempt("new Secret for localhost:5002", _w11_localhost, fails="server matches the image host"),
+        WrongAttempt("new Secret for localhost:5002", _wrong_localhost, fails="server matches the image host"),
     ],
     check_note=CHECK_NOTE,
-    names=NAMES11,
+    names=NAMES,
 ))

@@ -12,14 +12,12 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, PULL_SECRET, check_deployme
                                    container, course_settings, private_host, selector_of)
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab12 ServiceAccount
-
-L12 = "lab12-serviceaccount-pull-secret"
-NAMES12 = {"ns": "lab12-analytics", "deploy": "nightly-report", "container": "report", "repo": "nightly-report",
+LAB_ID = "lab12-serviceaccount-pull-secret"
+NAMES = {"ns": "lab12-analytics", "deploy": "nightly-report", "container": "report", "repo": "nightly-report",
            "tag": "1.0", "sa": "report-runner"}
 
 
-def _check12(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     ns, deploy, account = lab.names["ns"], lab.names["deploy"], lab.names["sa"]
     kube = Kube()
     dep = check_deployment(kube, r, ns, deploy)
@@ -65,7 +63,7 @@ def _check12(lab: Lab, r: CheckResult) -> None:
     check_pods(r, deploy, pods, dep.spec.replicas or 1)
 
 
-def _setup12(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     n = lab.names
     build_push(lab, f"{course_settings().private_registry}/{n['repo']}:{n['tag']}", n["tag"])
     apply_manifest(lab, "namespace.yaml")
@@ -82,37 +80,37 @@ def _restart(lab: Lab) -> None:
     kubectl("rollout", "restart", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"])
 
 
-def _solve12(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     _patch_sa(lab)
     _restart(lab)
     rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 60)
 
 
-def _teardown12(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], wait=False)
 
 
-def _w12_no_restart(lab: Lab) -> None:
+def _wrong_no_restart(lab: Lab) -> None:
     _patch_sa(lab)
 
 
-def _w12_inline(lab: Lab) -> None:
+def _wrong_inline(lab: Lab) -> None:
     patch_pull_secret(lab.names["ns"], lab.names["deploy"])
 
 
-def _w12_default_sa(lab: Lab) -> None:
+def _wrong_default_sa(lab: Lab) -> None:
     _patch_sa(lab, account="default")
     _restart(lab)
 
 
-def _w12_secrets_field(lab: Lab) -> None:
+def _wrong_secrets_field(lab: Lab) -> None:
     _patch_sa(lab, field="secrets")
     _restart(lab)
 
 
 register(Lab(
-    id=L12, title="Give a ServiceAccount the pull Secret", level="cluster",
+    id=LAB_ID, title="Give a ServiceAccount the pull Secret", level="cluster",
     checks=["deployment exists", "service account has the pull secret", "deployment uses that service account",
             "no imagePullSecrets in the Deployment", "new pods carry the secret", "pods ready"],
     first_failure="service account has the pull secret",
@@ -125,17 +123,17 @@ register(Lab(
         "'{\"imagePullSecrets\":[{\"name\":\"regcred\"}]}', then kubectl rollout restart "
         "deployment/nightly-report -n lab12-analytics.",
     ],
-    setup_fn=_setup12, check_fn=_check12, solve_fn=_solve12, teardown_fn=_teardown12,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("patches the ServiceAccount but keeps the old Pods", _w12_no_restart,
+        WrongAttempt("patches the ServiceAccount but keeps the old Pods", _wrong_no_restart,
                      fails="new pods carry the secret"),
-        WrongAttempt("adds imagePullSecrets to the Deployment instead", _w12_inline,
+        WrongAttempt("adds imagePullSecrets to the Deployment instead", _wrong_inline,
                      fails="no imagePullSecrets in the Deployment"),
-        WrongAttempt("patches the default ServiceAccount", _w12_default_sa,
+        WrongAttempt("patches the default ServiceAccount", _wrong_default_sa,
                      fails="service account has the pull secret"),
-        WrongAttempt("uses the `secrets` field, not imagePullSecrets", _w12_secrets_field,
+        WrongAttempt("uses the `secrets` field, not imagePullSecrets", _wrong_secrets_field,
                      fails="service account has the pull secret"),
     ],
     check_note=CHECK_NOTE,
-    names=NAMES12,
+    names=NAMES,
 ))

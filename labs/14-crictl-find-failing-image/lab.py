@@ -13,11 +13,9 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, PULL_REASONS, container, co
 from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab14 crictl
-
-L14 = "lab14-crictl-find-failing-image"
+LAB_ID = "lab14-crictl-find-failing-image"
 # The Deployment's two containers: repo:tag works; agent_repo:agent_tag (private, no pull Secret) fails.
-NAMES14 = {"ns": "lab14-fraud", "deploy": "fraud-scorer", "repo": "fraud-scorer", "tag": "2.4",
+NAMES = {"ns": "lab14-fraud", "deploy": "fraud-scorer", "repo": "fraud-scorer", "tag": "2.4",
            "agent_repo": "metrics-agent", "agent_tag": "0.9"}
 
 
@@ -74,7 +72,7 @@ def failing_container(kube: Kube, dep) -> tuple | None:
     return None
 
 
-def _check14(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     answer = read_answer(answer_path(lab))
     if isinstance(answer, str):
         r.add("answer file exists", False, answer)
@@ -109,7 +107,7 @@ def _check14(lab: Lab, r: CheckResult) -> None:
               "node shows the full error")
 
 
-def _forget_private_image14(lab: Lab) -> None:
+def _forget_private_image(lab: Lab) -> None:
     """Remove the private image from the node's containerd (errors ignored: it may be absent).
 
     A `crictl pull --creds` on the node (hint 3) stores it there, and the kubelet's default
@@ -121,15 +119,15 @@ def _forget_private_image14(lab: Lab) -> None:
     crictl("rmi", normalized(failing_image(lab)))
 
 
-def _setup14(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     build_push(lab, working_image(lab), lab.names["tag"])
     build_push(lab, failing_image(lab, course_settings().private_registry), lab.names["agent_tag"])
-    _forget_private_image14(lab)
+    _forget_private_image(lab)
     apply_manifest(lab, "deployment.yaml")
     lab.work_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _solve14(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     deadline = time.monotonic() + 120
     while True:
         dep = Kube(budget=5).deployment(lab.names["ns"], lab.names["deploy"])
@@ -151,8 +149,8 @@ def _solve14(lab: Lab) -> None:
     wait_until_passes(lab, 30)
 
 
-def _teardown14(lab: Lab) -> None:
-    _forget_private_image14(lab)
+def _teardown(lab: Lab) -> None:
+    _forget_private_image(lab)
 
 
 def _write_answer(lab: Lab, image: str, reason: str) -> None:
@@ -161,21 +159,21 @@ def _write_answer(lab: Lab, image: str, reason: str) -> None:
 
 
 register(Lab(
-    id=L14, title="Find the failing image on the node with crictl", level="cluster",
+    id=LAB_ID, title="Find the failing image on the node with crictl", level="cluster",
     checks=["answer file exists", "failing pod found", "image matches", "reason matches"],
     first_failure="answer file exists",
     hints=[
-        "Work on the node: `docker exec cka-images-control-plane crictl pods --namespace lab14-fraud` "
+        "Work on the node: `docker exec {node} crictl pods --namespace lab14-fraud` "
         "finds the Pod, `crictl ps -a --pod POD_ID` its containers: the one that never started has no "
         "container at all.",
-        "The node's kubelet log names the image it could not pull: `docker exec cka-images-control-plane "
+        "The node's kubelet log names the image it could not pull: `docker exec {node} "
         "journalctl -u kubelet --no-pager | grep -i 'failed to pull'` (or read the Pod's Events). Then "
         "`crictl pull IMAGE` on the node shows the registry's answer.",
         "The metrics-agent image comes from private-registry:5000 and the Pod has no pull Secret: "
         "write image=private-registry:5000/metrics-agent:0.9 and the reason the registry gives "
         "(`crictl pull --creds student:PASSWORD ...` succeeds, so the image does exist).",
     ],
-    setup_fn=_setup14, check_fn=_check14, solve_fn=_solve14, teardown_fn=_teardown14,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
         WrongAttempt("names the image that works", lambda lab: _write_answer(
             lab, working_image(lab), "unauthorized"), fails="image matches", needs_reset=False),
@@ -185,5 +183,5 @@ register(Lab(
             lab, failing_image(lab), "ImagePullBackOff"), fails="reason matches", needs_reset=False),
     ],
     check_note=CHECK_NOTE,
-    names=NAMES14,
+    names=NAMES,
 ))

@@ -22,15 +22,15 @@ from ckalab import registry
 from ckalab import settings as settings_module
 from ckalab import shell
 from ckalab.checks import CheckResult
-from ckalab.docker_checks import (container_state, inspect_image, pushed_config_digest, remove_containers,
-                                  remove_images, wait_http)
+from ckalab.docker_checks import (container_state, docker, inspect_image, pushed_config_digest,
+                                  remove_containers, remove_images, wait_http)
 from ckalab.errors import CourseError
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.labs import Lab, WrongAttempt, register
 
-LAB15_NAMES = {"repo": "lab15/sun-cipher", "tag": "v1-podman", "container": "lab15-sun-cipher", "port": 18150}
+NAMES = {"repo": "lab15/sun-cipher", "tag": "v1-podman", "container": "lab15-sun-cipher", "port": 18150}
 PORT_PUBLISHED = "port published on 127.0.0.1"
 # Set by the lab's Dockerfile, so the Check knows the image was built from the lab's folder.
-LAB15_LABEL = ("io.ckalab.lab", "lab15-podman-build-run-push")
+LABEL = ("io.ckalab.lab", "lab15-podman-build-run-push")
 # Buildah (inside `podman build` too) writes this label into every image it builds; Docker does not.
 BUILDAH_LABEL = "io.buildah.version"
 # The app's first line names its container: the hostname, which Podman sets to the container ID's start.
@@ -114,9 +114,7 @@ def _describe_ports(bindings: dict) -> str:
     return ", ".join(shown) or "no port"
 
 
-# ================================================================ lab15
-
-def _lab15_setup(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     for name in ("app.py", "Dockerfile"):
         lab.place(name, f"image/{name}")
     if not shell.which("podman"):
@@ -125,7 +123,7 @@ def _lab15_setup(lab: Lab) -> None:
           f"write the container's logs to {_shown(_logs_file(lab))}.")
 
 
-def _lab15_check(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     cfg = settings_module.load()
     image, name, app_dir = _image(lab, cfg), lab.names["container"], _shown(_app_dir(lab))
     if not shell.which("podman"):
@@ -145,10 +143,10 @@ def _lab15_check(lab: Lab, r: CheckResult) -> None:
         return
     image_id = local["Id"]
     labels = local.get("Labels") or (local.get("Config") or {}).get("Labels") or {}
-    if labels.get(LAB15_LABEL[0]) != LAB15_LABEL[1]:
+    if labels.get(LABEL[0]) != LABEL[1]:
         r.add("built with Podman", False,
               f"{image} in Podman's store was not built from the lab's Dockerfile "
-              f"(no label {LAB15_LABEL[0]}={LAB15_LABEL[1]}): build {app_dir} with `podman build`")
+              f"(no label {LABEL[0]}={LABEL[1]}): build {app_dir} with `podman build`")
     elif BUILDAH_LABEL not in labels:
         r.add("built with Podman", False,
               f"{image} is in Podman's store but Podman did not build it (no {BUILDAH_LABEL} label, which "
@@ -289,7 +287,7 @@ def _login(cfg) -> None:
                  input=creds.password + "\n", timeout=60), f"podman login {cfg.private_registry}")
 
 
-def _lab15_solve(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     cfg = settings_module.load()
     _build_and_run(lab)
     _save_logs(lab)
@@ -297,7 +295,7 @@ def _lab15_solve(lab: Lab) -> None:
     _must(podman("push", "--tls-verify=false", _image(lab, cfg), timeout=300), "podman push")
 
 
-def _lab15_teardown(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     cfg = settings_module.load()
     ref = f"{lab.names['repo']}:{lab.names['tag']}"
     names = [f"{host}/{ref}" for host in (cfg.private_registry, cfg.open_registry, "localhost")]
@@ -311,7 +309,7 @@ def _lab15_teardown(lab: Lab) -> None:
 
 # ---------------------------------------------------------------- known-wrong attempts
 
-def _lab15_with_docker(lab: Lab) -> None:
+def _with_docker(lab: Lab) -> None:
     """Every step with Docker, the habit: the image lands in Docker's store, not Podman's."""
     cfg = settings_module.load()
     image = _image(lab, cfg)
@@ -323,7 +321,7 @@ def _lab15_with_docker(lab: Lab) -> None:
     docker("push", image, timeout=300)
 
 
-def _lab15_push_open(lab: Lab) -> None:
+def _push_open(lab: Lab) -> None:
     cfg = settings_module.load()
     _build_and_run(lab)
     _save_logs(lab)
@@ -332,7 +330,7 @@ def _lab15_push_open(lab: Lab) -> None:
     _must(podman("push", "--tls-verify=false", target, timeout=300), "podman push (open registry)")
 
 
-def _lab15_logs_of_first_run(lab: Lab) -> None:
+def _logs_of_first_run(lab: Lab) -> None:
     """Logs saved from a first container run without -p; then removed and run again, right."""
     cfg = settings_module.load()
     image = _image(lab, cfg)
@@ -350,8 +348,8 @@ def _lab15_logs_of_first_run(lab: Lab) -> None:
     _must(podman("push", "--tls-verify=false", image, timeout=300), "podman push")
 
 
-def _lab15_stopped(lab: Lab) -> None:
-    _lab15_solve(lab)
+def _stopped(lab: Lab) -> None:
+    _solve(lab)
     podman("stop", lab.names["container"], timeout=60)
 
 
@@ -377,15 +375,15 @@ register(Lab(
         "localhost:5002` (paste the password), `podman push --tls-verify=false "
         "localhost:5002/lab15/sun-cipher:v1-podman`.",
     ],
-    setup_fn=_lab15_setup, check_fn=_lab15_check, solve_fn=_lab15_solve, teardown_fn=_lab15_teardown,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("built, run and pushed with Docker", _lab15_with_docker, fails="built with Podman"),
-        WrongAttempt("pushed to the open registry", _lab15_push_open, fails="pushed to the private registry"),
-        WrongAttempt("logs saved from an earlier container", _lab15_logs_of_first_run,
+        WrongAttempt("built, run and pushed with Docker", _with_docker, fails="built with Podman"),
+        WrongAttempt("pushed to the open registry", _push_open, fails="pushed to the private registry"),
+        WrongAttempt("logs saved from an earlier container", _logs_of_first_run,
                      fails="logs saved to the file"),
-        WrongAttempt("container stopped after the logs were saved", _lab15_stopped, fails="container running"),
+        WrongAttempt("container stopped after the logs were saved", _stopped, fails="container running"),
     ],
     check_note="Checking: this reads Podman's images and containers, asks the container and the "
                "private registry (a few seconds) ...",
-    names=LAB15_NAMES,
+    names=NAMES,
 ))

@@ -18,16 +18,17 @@ from ckalab.cluster_actions import (apply_manifest, build_push, crictl, delete_n
                                     node_container, rollout_status, wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_deployment, check_image_on_nodes, check_pods,
                                    container, course_settings, normalized, selector_of, short)
+from ckalab.docker_checks import docker
 from ckalab.errors import CourseError
-from ckalab.labs import Lab, WrongAttempt, docker, register
+from ckalab.labs import Lab, WrongAttempt, register
 
-L16 = "lab16-save-image-load-on-node"
-NAMES16 = {"ns": "lab16-reports", "deploy": "report-gen", "container": "report", "repo": "report-gen",
+LAB_ID = "lab16-save-image-load-on-node"
+NAMES = {"ns": "lab16-reports", "deploy": "report-gen", "container": "report", "repo": "report-gen",
            "tag": "2.1", "old_tag": "2.0", "archive": "report-gen-2.1.tar", "export": "lab16-export"}
 HOLDS = "archive holds the image"
 
 
-def image16(lab: Lab, tag_name: str = "tag") -> str:
+def image_of(lab: Lab, tag_name: str = "tag") -> str:
     return f"{lab.names['repo']}:{lab.names[tag_name]}"
 
 
@@ -61,8 +62,8 @@ def archive_tags(path: Path) -> list[str] | None:
     return None
 
 
-def _check16(lab: Lab, r: CheckResult) -> None:
-    n, want_image = lab.names, image16(lab)
+def _check(lab: Lab, r: CheckResult) -> None:
+    n, want_image = lab.names, image_of(lab)
     kube = Kube()
     dep = check_deployment(kube, r, n["ns"], n["deploy"])
     if dep is None:
@@ -96,11 +97,11 @@ def _check16(lab: Lab, r: CheckResult) -> None:
     check_pods(r, n["deploy"], pods, dep.spec.replicas or 1, label="pods running")
 
 
-def _setup16(lab: Lab) -> None:
-    build_push(lab, image16(lab, "old_tag"), lab.names["old_tag"])   # built only: a name without a registry host
-    build_push(lab, image16(lab), lab.names["tag"])
+def _setup(lab: Lab) -> None:
+    build_push(lab, image_of(lab, "old_tag"), lab.names["old_tag"])   # built only: a name without a registry host
+    build_push(lab, image_of(lab), lab.names["tag"])
     delete_namespaces(lab.names["ns"])                                # no Pod may keep the image in use
-    for image in (image16(lab), image16(lab, "old_tag")):
+    for image in (image_of(lab), image_of(lab, "old_tag")):
         crictl("rmi", normalized(image))          # the starting state: NOT on the node (error ignored)
     archive_path(lab).parent.mkdir(parents=True, exist_ok=True)
     apply_manifest(lab, "deployment.yaml")
@@ -120,57 +121,57 @@ def _save(lab: Lab, image: str) -> None:
         raise CourseError(f"docker save {image} failed: {short(result.output, 300)}", "run `make doctor`.")
 
 
-def _solve16(lab: Lab) -> None:
-    _save(lab, image16(lab))
+def _solve(lab: Lab) -> None:
+    _save(lab, image_of(lab))
     _kind_load(archive_path(lab))
     kubectl("rollout", "restart", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"])
     rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 150)
 
 
-def _teardown16(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"])
     docker("rm", "-f", lab.names["export"])
-    for image in (image16(lab), image16(lab, "old_tag")):
+    for image in (image_of(lab), image_of(lab, "old_tag")):
         crictl("rmi", normalized(image))
-    docker("exec", node_container(), "ctr", "images", "rm", normalized(image16(lab)))   # the ctr attempt's copy
+    docker("exec", node_container(), "ctr", "images", "rm", normalized(image_of(lab)))   # the ctr attempt's copy
 
 
-def _w16_export(lab: Lab) -> None:
+def _wrong_export(lab: Lab) -> None:
     export = lab.names["export"]
     docker("rm", "-f", export)
-    docker("create", "--name", export, image16(lab))
+    docker("create", "--name", export, image_of(lab))
     docker("export", "-o", str(archive_path(lab)), export)
     docker("rm", "-f", export)
 
 
-def _w16_old(lab: Lab) -> None:
-    _save(lab, image16(lab, "old_tag"))
+def _wrong_old(lab: Lab) -> None:
+    _save(lab, image_of(lab, "old_tag"))
 
 
-def _w16_not_loaded(lab: Lab) -> None:
-    _save(lab, image16(lab))
+def _wrong_not_loaded(lab: Lab) -> None:
+    _save(lab, image_of(lab))
 
 
-def _w16_ctr_default_namespace(lab: Lab) -> None:
+def _wrong_ctr_default_namespace(lab: Lab) -> None:
     """`ctr images import` without `-n k8s.io`: containerd keeps it in namespace `default`."""
-    _save(lab, image16(lab))
+    _save(lab, image_of(lab))
     result = shell.run(f"docker exec -i {node_container()} ctr images import - < {shlex.quote(str(archive_path(lab)))}",
                        env=shell.course_env(), timeout=600)
     if not result.ok:
         raise CourseError(f"ctr images import failed: {short(result.output, 300)}", "run `make doctor`.")
 
 
-def _w16_never(lab: Lab) -> None:
+def _wrong_never(lab: Lab) -> None:
     kubectl("patch", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"], "-p", json.dumps(
         {"spec": {"template": {"spec": {"containers": [{"name": lab.names["container"],
                                                           "imagePullPolicy": "Never"}]}}}}))
 
 
-_DEFAULT = f"{NAMES16['repo']}:{NAMES16['tag']}"   # what the notebook and the hints show
+_DEFAULT = f"{NAMES['repo']}:{NAMES['tag']}"   # what the notebook and the hints show
 
 register(Lab(
-    id=L16, title="Save an image to a file and load it on the node", level="cluster",
+    id=LAB_ID, title="Save an image to a file and load it on the node", level="cluster",
     checks=["deployment exists", "deployment unchanged", "archive exists", "archive is an image archive",
             HOLDS, "image on the node", "pods running"],
     first_failure="archive exists",
@@ -180,22 +181,22 @@ register(Lab(
         "tag, and the node's container runtime can import it.",
         "`docker save -o FILE IMAGE` writes an image archive (`docker export` writes only a container's files, "
         "with no config and no tag). kind imports an archive into every node: `kind load image-archive FILE "
-        "--name cka-images`. Without kind, containerd on the node reads it from standard input: "
-        "`docker exec -i cka-images-control-plane ctr -n k8s.io images import - < FILE`.",
-        f"docker save -o .ckalab/work/lab16/{NAMES16['archive']} {_DEFAULT}, then kind load image-archive "
-        f".ckalab/work/lab16/{NAMES16['archive']} --name cka-images, then kubectl rollout restart "
-        f"deployment/{NAMES16['deploy']} -n {NAMES16['ns']} (the Pod would otherwise wait out its pull back-off).",
+        "--name {cluster}`. Without kind, containerd on the node reads it from standard input: "
+        "`docker exec -i {node} ctr -n k8s.io images import - < FILE`.",
+        f"docker save -o .ckalab/work/lab16/{NAMES['archive']} {_DEFAULT}, then kind load image-archive "
+        f".ckalab/work/lab16/{NAMES['archive']} --name {{cluster}}, then kubectl rollout restart "
+        f"deployment/{NAMES['deploy']} -n {NAMES['ns']} (the Pod would otherwise wait out its pull back-off).",
     ],
-    setup_fn=_setup16, check_fn=_check16, solve_fn=_solve16, teardown_fn=_teardown16,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("exports a container instead of saving the image", _w16_export,
+        WrongAttempt("exports a container instead of saving the image", _wrong_export,
                      fails="archive is an image archive", needs_reset=False),
-        WrongAttempt("saves the older tag", _w16_old, fails=HOLDS, needs_reset=False),
-        WrongAttempt("saves the archive but loads nothing", _w16_not_loaded, fails="image on the node",
+        WrongAttempt("saves the older tag", _wrong_old, fails=HOLDS, needs_reset=False),
+        WrongAttempt("saves the archive but loads nothing", _wrong_not_loaded, fails="image on the node",
                      needs_reset=False),
-        WrongAttempt("imports with ctr into containerd's default namespace", _w16_ctr_default_namespace,
+        WrongAttempt("imports with ctr into containerd's default namespace", _wrong_ctr_default_namespace,
                      fails="image on the node", needs_reset=False),
-        WrongAttempt("sets imagePullPolicy: Never", _w16_never, fails="deployment unchanged"),
+        WrongAttempt("sets imagePullPolicy: Never", _wrong_never, fails="deployment unchanged"),
     ],
-    check_note=CHECK_NOTE, names=NAMES16,
+    check_note=CHECK_NOTE, names=NAMES,
 ))

@@ -20,15 +20,15 @@ from ckalab.cluster_checks import CHECK_NOTE, Kube, short
 from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
-L17 = "lab17-kubelet-parallel-pulls"
+LAB_ID = "lab17-kubelet-parallel-pulls"
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 KUBELET_CONFIG_BEFORE = "/var/lib/kubelet/config.yaml.before-lab17"
-MAX_PULLS17 = 3
-BROKEN_PULLS17 = 5
-POLICY_FILE17 = "policy.txt"
-# The edit the solution makes: parallel pulls, at most MAX_PULLS17 at once.
-FIX_SED17 = (f"s/^serializeImagePulls: .*/serializeImagePulls: false/; "
-             f"s/^maxParallelImagePulls: .*/maxParallelImagePulls: {MAX_PULLS17}/")
+MAX_PULLS = 3
+BROKEN_PULLS = 5
+POLICY_FILE = "policy.txt"
+# The edit the solution makes: parallel pulls, at most MAX_PULLS at once.
+FIX_SED = (f"s/^serializeImagePulls: .*/serializeImagePulls: false/; "
+             f"s/^maxParallelImagePulls: .*/maxParallelImagePulls: {MAX_PULLS}/")
 
 
 def _node_ready(kube: Kube, node: str) -> tuple[bool, str]:
@@ -43,10 +43,10 @@ def _node_ready(kube: Kube, node: str) -> tuple[bool, str]:
 
 
 def policy_path(lab: Lab):
-    return lab.work_dir / POLICY_FILE17
+    return lab.work_dir / POLICY_FILE
 
 
-def _check17(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     kube, node = Kube(), node_container()
     config, problem = kube.kubelet_config(node)
     if not r.add("kubelet answers", config is not None,
@@ -58,18 +58,18 @@ def _check17(lab: Lab, r: CheckResult) -> None:
     r.add("parallel pulls", serialize is False,
           "serializeImagePulls: false" if serialize is False else
           f"serializeImagePulls: {str(serialize).lower()}: the kubelet pulls one image at a time")
-    r.add(f"at most {MAX_PULLS17} at once", most == MAX_PULLS17,
-          f"maxParallelImagePulls: {most}" if most == MAX_PULLS17 else
-          f"maxParallelImagePulls: {'not set (no limit)' if most is None else most}, not {MAX_PULLS17}")
+    r.add(f"at most {MAX_PULLS} at once", most == MAX_PULLS,
+          f"maxParallelImagePulls: {most}" if most == MAX_PULLS else
+          f"maxParallelImagePulls: {'not set (no limit)' if most is None else most}, not {MAX_PULLS}")
     ready, detail = _node_ready(kube, node)
     r.add("node Ready", ready, detail)
     want = config.get("imagePullCredentialsVerificationPolicy") or "(not set)"
     path = policy_path(lab)
     written = path.read_text().strip().strip("'\"") if path.is_file() else None   # quotes copied from JSON
     r.add("policy recorded", written == want,
-          f"{POLICY_FILE17} says {want}, as the kubelet does" if written == want else
+          f"{POLICY_FILE} says {want}, as the kubelet does" if written == want else
           f"no file {lab.shown(path)} yet" if written is None else
-          f"{POLICY_FILE17} says {short(written, 60) or 'nothing'}; the running kubelet's "
+          f"{POLICY_FILE} says {short(written, 60) or 'nothing'}; the running kubelet's "
           "imagePullCredentialsVerificationPolicy is another value")
 
 
@@ -102,13 +102,13 @@ def _edit_and_restart(sed_script: str) -> None:
     wait_for_kubelet(answering=True)
 
 
-def _setup17(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     # Start from the file as it was before the lab (kept in the node), whatever was edited since.
     result = in_node(
         f"set -e; [ -f {KUBELET_CONFIG_BEFORE} ] || cp -p {KUBELET_CONFIG} {KUBELET_CONFIG_BEFORE}; "
         f"cp -p {KUBELET_CONFIG_BEFORE} {KUBELET_CONFIG}; "
         f"sed -i '/^serializeImagePulls:/d; /^maxParallelImagePulls:/d' {KUBELET_CONFIG}; "
-        f"printf 'serializeImagePulls: true\\nmaxParallelImagePulls: {BROKEN_PULLS17}\\n' >> {KUBELET_CONFIG}; "
+        f"printf 'serializeImagePulls: true\\nmaxParallelImagePulls: {BROKEN_PULLS}\\n' >> {KUBELET_CONFIG}; "
         "systemctl restart kubelet")
     if not result.ok:
         raise CourseError(f"Could not change the kubelet's configuration in {node_container()}: "
@@ -129,13 +129,13 @@ def _write_policy(lab: Lab, value: str | None = None) -> None:
     policy_path(lab).write_text(value + "\n")
 
 
-def _solve17(lab: Lab) -> None:
-    _edit_and_restart(FIX_SED17)
+def _solve(lab: Lab) -> None:
+    _edit_and_restart(FIX_SED)
     _write_policy(lab)
     wait_until_passes(lab, 60)
 
 
-def _teardown17(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     result = in_node(f"if [ -f {KUBELET_CONFIG_BEFORE} ]; then mv {KUBELET_CONFIG_BEFORE} {KUBELET_CONFIG}; "
                      "systemctl restart kubelet; fi")
     if not result.ok:
@@ -144,46 +144,46 @@ def _teardown17(lab: Lab) -> None:
     wait_for_kubelet(answering=True)
 
 
-def _w17_remove_limit(lab: Lab) -> None:
+def _wrong_remove_limit(lab: Lab) -> None:
     _edit_and_restart("/^maxParallelImagePulls:/d")
     _write_policy(lab)
 
 
-def _w17_keep_five(lab: Lab) -> None:
+def _wrong_keep_five(lab: Lab) -> None:
     _edit_and_restart("s/^serializeImagePulls: .*/serializeImagePulls: false/")
     _write_policy(lab)
 
 
-def _w17_wrong_policy(lab: Lab) -> None:
-    _edit_and_restart(FIX_SED17)
+def _wrong_policy(lab: Lab) -> None:
+    _edit_and_restart(FIX_SED)
     _write_policy(lab, "NeverVerify")
 
 
 register(Lab(
-    id=L17, title="Repair the kubelet's image pull settings", level="cluster",
-    checks=["kubelet answers", "parallel pulls", f"at most {MAX_PULLS17} at once", "node Ready",
+    id=LAB_ID, title="Repair the kubelet's image pull settings", level="cluster",
+    checks=["kubelet answers", "parallel pulls", f"at most {MAX_PULLS} at once", "node Ready",
             "policy recorded"],
     first_failure="kubelet answers",
     hints=[
         "The kubelet is a systemd service inside the node container, not a Pod: `docker exec "
-        "cka-images-control-plane systemctl status kubelet` shows it restarting, and `journalctl -u kubelet` "
+        "{node} systemctl status kubelet` shows it restarting, and `journalctl -u kubelet` "
         "shows the line it prints before it exits.",
         f"The kubelet reads {KUBELET_CONFIG} only when it starts. It refuses maxParallelImagePulls above 1 "
         "while serializeImagePulls is true. Edit the file in the node (it has sed, not vi), restart the "
         "kubelet, then read what it really runs with: `kubectl get --raw "
-        "/api/v1/nodes/cka-images-control-plane/proxy/configz`.",
-        "docker exec cka-images-control-plane sed -i 's/^serializeImagePulls: .*/serializeImagePulls: false/; "
-        f"s/^maxParallelImagePulls: .*/maxParallelImagePulls: {MAX_PULLS17}/' {KUBELET_CONFIG}, then "
-        "docker exec cka-images-control-plane systemctl restart kubelet, then copy the value of "
+        "/api/v1/nodes/{node}/proxy/configz`.",
+        "docker exec {node} sed -i 's/^serializeImagePulls: .*/serializeImagePulls: false/; "
+        f"s/^maxParallelImagePulls: .*/maxParallelImagePulls: {MAX_PULLS}/' {KUBELET_CONFIG}, then "
+        "docker exec {node} systemctl restart kubelet, then copy the value of "
         "imagePullCredentialsVerificationPolicy from configz into .ckalab/work/lab17/policy.txt.",
     ],
-    disrupts="kubelet",
-    setup_fn=_setup17, check_fn=_check17, solve_fn=_solve17, teardown_fn=_teardown17,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("removes maxParallelImagePulls instead", _w17_remove_limit, fails="parallel pulls"),
-        WrongAttempt(f"turns serialization off but keeps {BROKEN_PULLS17}", _w17_keep_five,
-                     fails=f"at most {MAX_PULLS17} at once"),
-        WrongAttempt("writes NeverVerify (another policy)", _w17_wrong_policy, fails="policy recorded"),
+        WrongAttempt("removes maxParallelImagePulls instead", _wrong_remove_limit, fails="parallel pulls"),
+        WrongAttempt(f"turns serialization off but keeps {BROKEN_PULLS}", _wrong_keep_five,
+                     fails=f"at most {MAX_PULLS} at once"),
+        WrongAttempt("writes NeverVerify (another policy)", _wrong_policy, fails="policy recorded"),
     ],
     check_note=CHECK_NOTE,
+    disrupts="node",
 ))

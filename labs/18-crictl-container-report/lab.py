@@ -17,16 +17,14 @@ from ckalab.cluster_checks import CHECK_NOTE, Kube, open_host, read_fields, shor
 from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab18 crictl container report
-
-L18 = "lab18-crictl-container-report"
-NS18, POD18 = "lab18-audit", "audit-agent"
+LAB_ID = "lab18-crictl-container-report"
+NS, POD = "lab18-audit", "audit-agent"
 # What rotator prints before it exits (files/pod.yaml runs these lines).
 ROTATOR_STDOUT = "rotator 1.0: reading /etc/rotator/rotator.conf"
 ROTATOR_STDERR = "rotator: open /etc/rotator/rotator.conf: no such file or directory"
-REPORT_FORMAT18 = ("container=<ID of the agent container>\nruntime=<its runtime type>\n"
+REPORT_FORMAT = ("container=<ID of the agent container>\nruntime=<its runtime type>\n"
                    "exitcode=<exit code of the last rotator run>")
-IN_NAMESPACE18 = f"--label io.kubernetes.pod.namespace={NS18}"
+IN_NAMESPACE = f"--label io.kubernetes.pod.namespace={NS}"
 
 
 def report_path(lab: Lab):
@@ -53,8 +51,8 @@ def runtime_type_of(container_id: str) -> tuple[str | None, str]:
     return runtime, problem or ("" if runtime else "crictl inspect shows no info.runtimeType")
 
 
-def _statuses18(kube: Kube) -> dict:
-    pods = kube.pods(NS18, f"app={POD18}")
+def _statuses(kube: Kube) -> dict:
+    pods = kube.pods(NS, f"app={POD}")
     return {s.name: s for p in pods for s in (p.status.container_statuses or [])}
 
 
@@ -115,16 +113,16 @@ def _check_log(lab: Lab, r: CheckResult) -> None:
           f"{path.name} is not rotator's log: `crictl logs ID` of one of its exited containers prints it")
 
 
-def _check18(lab: Lab, r: CheckResult) -> None:
-    report = read_fields(report_path(lab), ("container", "runtime", "exitcode"), REPORT_FORMAT18)
+def _check(lab: Lab, r: CheckResult) -> None:
+    report = read_fields(report_path(lab), ("container", "runtime", "exitcode"), REPORT_FORMAT)
     if not r.add("report file exists", not isinstance(report, str),
                  report if isinstance(report, str) else
                  f"container={report['container'][:13]}  runtime={report['runtime']}  exitcode={report['exitcode']}"):
         return
-    statuses = _statuses18(Kube())
+    statuses = _statuses(Kube())
     agent, rotator = statuses.get("agent"), statuses.get("rotator")
     if agent is None or not agent.container_id or not (agent.state and agent.state.running):
-        r.add("agent container ID", False, f"no agent container runs in {NS18}; run lab.reset() to start again")
+        r.add("agent container ID", False, f"no agent container runs in {NS}; run lab.reset() to start again")
         return
     _check_container_id(r, _bare_id(report["container"]), agent, rotator)
     _check_runtime(r, report["runtime"], agent)
@@ -133,12 +131,12 @@ def _check18(lab: Lab, r: CheckResult) -> None:
 
 
 def _node_ids(query: str) -> list[str]:
-    result = in_node(f"crictl {query} {IN_NAMESPACE18} -q" if query.startswith("ps") else f"crictl {query} -q",
+    result = in_node(f"crictl {query} {IN_NAMESPACE} -q" if query.startswith("ps") else f"crictl {query} -q",
                      timeout=60)
     return result.output.split() if result.ok else []
 
 
-def containers18(timeout: float = 120) -> tuple[str, str]:
+def container_ids(timeout: float = 120) -> tuple[str, str]:
     """(running agent container ID, an exited rotator container ID), found with crictl on the node."""
     deadline = time.monotonic() + timeout
     while True:
@@ -147,20 +145,20 @@ def containers18(timeout: float = 120) -> tuple[str, str]:
         if agent and rotator:
             return agent[0], rotator[0]
         if time.monotonic() > deadline:
-            raise CourseError(f"No running agent and exited rotator container of {POD18} within {timeout:.0f} s.",
+            raise CourseError(f"No running agent and exited rotator container of {POD} within {timeout:.0f} s.",
                               "run lab.reset().")
         time.sleep(2)
 
 
-def _answer18(lab: Lab, *, container: str | None = None, runtime: str | None = None,
+def _answer(lab: Lab, *, container: str | None = None, runtime: str | None = None,
               exit_code: int | None = None, streams: str = "2>&1") -> None:
     """Write the report the way the solution finds it, with the given parts replaced."""
-    agent, rotator = containers18()
+    agent, rotator = container_ids()
     found_runtime, problem = runtime_type_of(agent)
     exited, problem = _inspect(rotator) if found_runtime else (None, problem)
     log = in_node(f"crictl logs {rotator} {streams}", timeout=60)
     if exited is None or not log.ok:
-        raise CourseError(f"crictl could not read the containers of {POD18}: {problem or short(log.output, 160)}",
+        raise CourseError(f"crictl could not read the containers of {POD}: {problem or short(log.output, 160)}",
                           "run lab.reset().")
     lab.work_dir.mkdir(parents=True, exist_ok=True)
     report_path(lab).write_text(f"container={container or agent}\nruntime={runtime or found_runtime}\n"
@@ -168,12 +166,12 @@ def _answer18(lab: Lab, *, container: str | None = None, runtime: str | None = N
     rotator_log_path(lab).write_text(log.output)
 
 
-def _w18_sandbox_id(lab: Lab) -> None:
-    containers18()                                   # the Pod's sandbox exists once its containers do
-    _answer18(lab, container=_node_ids(f"pods --namespace {NS18}")[0])
+def _wrong_sandbox_id(lab: Lab) -> None:
+    container_ids()                                   # the Pod's sandbox exists once its containers do
+    _answer(lab, container=_node_ids(f"pods --namespace {NS}")[0])
 
 
-def _setup18(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     build_push(lab, f"{open_host()}/audit-agent:1.0", "1.0")
     apply_manifest(lab, "pod.yaml")
     report_path(lab).unlink(missing_ok=True)
@@ -181,37 +179,37 @@ def _setup18(lab: Lab) -> None:
     lab.work_dir.mkdir(parents=True, exist_ok=True)
 
 
-def _solve18(lab: Lab) -> None:
-    _answer18(lab)
+def _solve(lab: Lab) -> None:
+    _answer(lab)
     print(report_path(lab).read_text())
     wait_until_passes(lab, 60)
 
 
-def _teardown18(lab: Lab) -> None:
-    delete_namespaces(NS18, wait=False)
+def _teardown(lab: Lab) -> None:
+    delete_namespaces(NS, wait=False)
 
 
 register(Lab(
-    id=L18, title="Report a crashed container from the node with crictl", level="cluster",
+    id=LAB_ID, title="Report a crashed container from the node with crictl", level="cluster",
     checks=["report file exists", "agent container ID", "runtime type", "exit code", "rotator log saved"],
     first_failure="report file exists",
     hints=[
-        "Everything is on the node: `docker exec cka-images-control-plane crictl ps --name agent` lists the "
+        "Everything is on the node: `docker exec {node} crictl ps --name agent` lists the "
         "running agent container with its ID; add `-a` to see containers that have exited, such as rotator's.",
         "`crictl inspect ID` prints one container as JSON: its runtime type is in info.runtimeType, and an "
         "exited container's exit code in status.exitCode. `crictl logs ID` prints a container's log.",
-        "crictl logs writes the container's stderr to its own stderr: `docker exec cka-images-control-plane "
+        "crictl logs writes the container's stderr to its own stderr: `docker exec {node} "
         "crictl logs ID > .ckalab/work/lab18/rotator.log 2>&1` keeps both. Then write container=, runtime= "
         "and exitcode= lines into .ckalab/work/lab18/report.txt.",
     ],
-    setup_fn=_setup18, check_fn=_check18, solve_fn=_solve18, teardown_fn=_teardown18,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("gives the Pod sandbox ID", _w18_sandbox_id, fails="agent container ID", needs_reset=False),
-        WrongAttempt("writes runc as the runtime type", lambda lab: _answer18(lab, runtime="runc"),
+        WrongAttempt("gives the Pod sandbox ID", _wrong_sandbox_id, fails="agent container ID", needs_reset=False),
+        WrongAttempt("writes runc as the runtime type", lambda lab: _answer(lab, runtime="runc"),
                      fails="runtime type", needs_reset=False),
-        WrongAttempt("guesses exit code 1", lambda lab: _answer18(lab, exit_code=1), fails="exit code",
+        WrongAttempt("guesses exit code 1", lambda lab: _answer(lab, exit_code=1), fails="exit code",
                      needs_reset=False),
-        WrongAttempt("saves only the stdout of crictl logs", lambda lab: _answer18(lab, streams="2>/dev/null"),
+        WrongAttempt("saves only the stdout of crictl logs", lambda lab: _answer(lab, streams="2>/dev/null"),
                      fails="rotator log saved", needs_reset=False),
     ],
     check_note=CHECK_NOTE,

@@ -27,6 +27,7 @@ import uuid
 from ckalab import registry as registry_module
 from ckalab import settings as settings_module
 from ckalab.checks import CheckResult
+from ckalab.cluster import kubectl_result
 from ckalab.cluster_actions import (apply_manifest, build_push, create_pull_secret, crictl, delete_namespaces,
                                     in_node, kubectl, node_container, rollout_status, wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_pods, normalized, not_checked, pod_ready,
@@ -34,9 +35,9 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_pods, normalized, not
 from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
-L19 = "lab19-always-pull-images"
-NS19_OWNER, DEP19_OWNER = "lab19-payroll", "payroll"
-NS19_TENANT, DEP19_TENANT = "lab19-tenant", "report-viewer"
+LAB_ID = "lab19-always-pull-images"
+NS_OWNER, DEP_OWNER = "lab19-payroll", "payroll"
+NS_TENANT, DEP_TENANT = "lab19-tenant", "report-viewer"
 APISERVER_MANIFEST = "/etc/kubernetes/manifests/kube-apiserver.yaml"
 APISERVER_BEFORE = "/etc/kubernetes/kube-apiserver.yaml.before-lab19"
 PLUGINS_FLAG = "--enable-admission-plugins"
@@ -44,12 +45,12 @@ PLUGIN = "AlwaysPullImages"
 KEEP = "NodeRestriction"
 PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff"}
 # The edit the solution makes (kubeadm writes the flag as one argument, `--flag=value`).
-ENABLE_SED19 = f"s/- {PLUGINS_FLAG}=NodeRestriction$/- {PLUGINS_FLAG}=NodeRestriction,{PLUGIN}/"
-CHECKS19 = ["API server answers", f"{PLUGIN} enabled", f"{KEEP} kept", "Pods admitted again",
+ENABLE_SED = f"s/- {PLUGINS_FLAG}=NodeRestriction$/- {PLUGINS_FLAG}=NodeRestriction,{PLUGIN}/"
+CHECKS = ["API server answers", f"{PLUGIN} enabled", f"{KEEP} kept", "Pods admitted again",
             "payroll runs", "tenant cannot use the image"]
 
 
-def image19() -> str:
+def image_of() -> str:
     return f"{private_host()}/payroll:3.1"
 
 
@@ -76,8 +77,8 @@ def apiserver_command(kube: Kube) -> list[str] | None:
 
 
 def _team_pods(kube: Kube) -> dict[str, list]:
-    return {DEP19_OWNER: kube.pods(NS19_OWNER, f"app={DEP19_OWNER}"),
-            DEP19_TENANT: kube.pods(NS19_TENANT, f"app={DEP19_TENANT}")}
+    return {DEP_OWNER: kube.pods(NS_OWNER, f"app={DEP_OWNER}"),
+            DEP_TENANT: kube.pods(NS_TENANT, f"app={DEP_TENANT}")}
 
 
 def _check_admitted(r: CheckResult, pods: dict[str, list]) -> None:
@@ -108,7 +109,7 @@ def _check_tenant(r: CheckResult, pods: list) -> None:
           "report-viewer's Pod has not tried to pull yet: Check again in a few seconds")
 
 
-def _check19(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     node = node_container()
     try:
         kube = Kube()
@@ -117,13 +118,13 @@ def _check19(lab: Lab, r: CheckResult) -> None:
         r.add("API server answers", False,
               f"{short(exc.problem, 120)} While it restarts, that is expected for a minute; if it stays "
               f"down, `docker exec {node} crictl ps -a --name kube-apiserver` and `crictl logs ID` say why")
-        not_checked(r, CHECKS19, "not checked: the API server does not answer")
+        not_checked(r, CHECKS, "not checked: the API server does not answer")
         return
     if not r.add("API server answers", command is not None,
                  "the API server answers, and its mirror Pod shows its command line" if command is not None else
                  "there is no kube-apiserver mirror Pod in kube-system yet: the kubelet creates it again a few "
                  "seconds after the API server restarts; Check again"):
-        not_checked(r, CHECKS19, "not checked: the API server's own Pod is not there yet")
+        not_checked(r, CHECKS, "not checked: the API server's own Pod is not there yet")
         return
     plugins = admission_plugins(command)
     shown = ",".join(plugins) if plugins else "(no --enable-admission-plugins flag)"
@@ -137,11 +138,11 @@ def _check19(lab: Lab, r: CheckResult) -> None:
           f"({KEEP},{PLUGIN}) instead of replacing it")
     pods = _team_pods(kube)
     _check_admitted(r, pods)
-    if not pods[DEP19_OWNER] or not pods[DEP19_TENANT]:
+    if not pods[DEP_OWNER] or not pods[DEP_TENANT]:
         not_checked(r, ["payroll runs", "tenant cannot use the image"], "not checked: a team has no Pods")
         return
-    check_pods(r, DEP19_OWNER, pods[DEP19_OWNER], 1, label="payroll runs")
-    _check_tenant(r, pods[DEP19_TENANT])
+    check_pods(r, DEP_OWNER, pods[DEP_OWNER], 1, label="payroll runs")
+    _check_tenant(r, pods[DEP_TENANT])
 
 
 # ---------------------------------------------------------------- the API server's restart
@@ -163,7 +164,7 @@ def wait_for_apiserver(before: str, timeout: float = 240) -> None:
     want, seen = _manifest_plugins(), None
     while time.monotonic() < deadline:
         now = _apiserver_container()
-        if now and now != before and kubectl("get", "--raw", "/readyz", check=False, timeout=10).ok:
+        if now and now != before and kubectl_result("get", "--raw", "/readyz", timeout=10).ok:
             try:
                 seen = admission_plugins(apiserver_command(Kube(budget=5)) or [])
             except CourseError:
@@ -202,25 +203,25 @@ def _preload() -> None:
     one it pulled in an earlier run would count as pulled by the kubelet, not as preloaded.
     """
     creds = registry_module.credentials()
-    pulled = crictl("pull", "--creds", f"{creds.username}:{creds.password}", normalized(image19()), timeout=300)
+    pulled = crictl("pull", "--creds", f"{creds.username}:{creds.password}", normalized(image_of()), timeout=300)
     if not pulled.ok:
-        raise CourseError(f"crictl pull of {image19()} on the node failed: {short(pulled.output, 300)}",
+        raise CourseError(f"crictl pull of {image_of()} on the node failed: {short(pulled.output, 300)}",
                           "run `make registries`, then lab.reset().")
 
 
-def _setup19(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     _restore_manifest()
     in_node(f"[ -f {APISERVER_BEFORE} ] || cp -p {APISERVER_MANIFEST} {APISERVER_BEFORE}")
     build_push(lab, f"{settings_module.load().private_registry}/payroll:3.1", "3.1",
                labels={"io.ckalab.lab19.build": uuid.uuid4().hex})
-    delete_namespaces(NS19_OWNER, NS19_TENANT)      # no container may keep the old image in use
-    crictl("rmi", normalized(image19()))
+    delete_namespaces(NS_OWNER, NS_TENANT)      # no container may keep the old image in use
+    crictl("rmi", normalized(image_of()))
     _preload()
     apply_manifest(lab, "namespaces.yaml")
-    create_pull_secret(NS19_OWNER)
+    create_pull_secret(NS_OWNER)
     apply_manifest(lab, "deployments.yaml")
-    rollout_status(NS19_OWNER, DEP19_OWNER)
-    rollout_status(NS19_TENANT, DEP19_TENANT)
+    rollout_status(NS_OWNER, DEP_OWNER)
+    rollout_status(NS_TENANT, DEP_TENANT)
 
 
 def _enable(plugins: str) -> None:
@@ -228,61 +229,61 @@ def _enable(plugins: str) -> None:
 
 
 def _recreate_pods() -> None:
-    kubectl("rollout", "restart", f"deployment/{DEP19_OWNER}", "-n", NS19_OWNER)
-    kubectl("delete", "pods", "--all", "-n", NS19_TENANT, "--wait=false")
+    kubectl("rollout", "restart", f"deployment/{DEP_OWNER}", "-n", NS_OWNER)
+    kubectl("delete", "pods", "--all", "-n", NS_TENANT, "--wait=false")
 
 
-def _solve19(lab: Lab) -> None:
-    edit_apiserver_manifest(f"sed -i '{ENABLE_SED19}' {APISERVER_MANIFEST}")
+def _solve(lab: Lab) -> None:
+    edit_apiserver_manifest(f"sed -i '{ENABLE_SED}' {APISERVER_MANIFEST}")
     _recreate_pods()
-    rollout_status(NS19_OWNER, DEP19_OWNER)
+    rollout_status(NS_OWNER, DEP_OWNER)
     wait_until_passes(lab, 90)
 
 
-def _teardown19(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     _restore_manifest()
     in_node(f"rm -f {APISERVER_BEFORE}")
-    delete_namespaces(NS19_OWNER, NS19_TENANT)
-    crictl("rmi", normalized(image19()))
+    delete_namespaces(NS_OWNER, NS_TENANT)
+    crictl("rmi", normalized(image_of()))
 
 
-def _w19_policy_in_deployments(lab: Lab) -> None:
-    for ns, dep in ((NS19_OWNER, DEP19_OWNER), (NS19_TENANT, DEP19_TENANT)):
+def _wrong_policy_in_deployments(lab: Lab) -> None:
+    for ns, dep in ((NS_OWNER, DEP_OWNER), (NS_TENANT, DEP_TENANT)):
         kubectl("patch", f"deployment/{dep}", "-n", ns, "--type=json", "-p",
                 '[{"op": "replace", "path": "/spec/template/spec/containers/0/imagePullPolicy", "value": "Always"}]')
 
 
-def _w19_old_pods_kept(lab: Lab) -> None:
+def _wrong_old_pods_kept(lab: Lab) -> None:
     _enable(f"{KEEP},{PLUGIN}")
 
 
-def _w19_replaces_node_restriction(lab: Lab) -> None:
+def _wrong_replaces_node_restriction(lab: Lab) -> None:
     _enable(PLUGIN)
     _recreate_pods()
 
 
 register(Lab(
-    id=L19, title="Enable AlwaysPullImages in the API server's manifest", level="cluster",
-    checks=CHECKS19, first_failure=f"{PLUGIN} enabled",
+    id=LAB_ID, title="Enable AlwaysPullImages in the API server's manifest", level="cluster",
+    checks=CHECKS, first_failure=f"{PLUGIN} enabled",
     hints=[
         "The API server is a static Pod: the kubelet runs it from a file in the node, "
         f"{APISERVER_MANIFEST}, and recreates it whenever that file changes. `docker exec "
-        f"cka-images-control-plane grep admission {APISERVER_MANIFEST}` shows which plugins it enables now.",
+        f"{{node}} grep admission {APISERVER_MANIFEST}` shows which plugins it enables now.",
         f"Add {PLUGIN} to the list after a comma (the flag holds the whole list). Keep a copy of the file "
         "outside /etc/kubernetes/manifests: the kubelet reads every file there as a static Pod. While the API server "
         "restarts, kubectl fails for a minute; `kubectl get --raw /readyz` answers ok when it is back.",
-        f"docker exec cka-images-control-plane sed -i 's/{PLUGINS_FLAG}=NodeRestriction$/"
+        f"docker exec {{node}} sed -i 's/{PLUGINS_FLAG}=NodeRestriction$/"
         f"{PLUGINS_FLAG}=NodeRestriction,{PLUGIN}/' {APISERVER_MANIFEST}, wait for /readyz, then "
         "kubectl rollout restart deployment/payroll -n lab19-payroll and kubectl delete pods --all -n lab19-tenant.",
     ],
-    disrupts="API server",
-    setup_fn=_setup19, check_fn=_check19, solve_fn=_solve19, teardown_fn=_teardown19,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("sets imagePullPolicy: Always in the Deployments", _w19_policy_in_deployments,
+        WrongAttempt("sets imagePullPolicy: Always in the Deployments", _wrong_policy_in_deployments,
                      fails=f"{PLUGIN} enabled"),
-        WrongAttempt("enables the plugin but keeps the old Pods", _w19_old_pods_kept, fails="Pods admitted again"),
-        WrongAttempt(f"replaces {KEEP} with {PLUGIN}", _w19_replaces_node_restriction, fails=f"{KEEP} kept",
+        WrongAttempt("enables the plugin but keeps the old Pods", _wrong_old_pods_kept, fails="Pods admitted again"),
+        WrongAttempt(f"replaces {KEEP} with {PLUGIN}", _wrong_replaces_node_restriction, fails=f"{KEEP} kept",
                      needs_reset=False),
     ],
     check_note=CHECK_NOTE,
+    disrupts="control-plane",
 ))

@@ -24,16 +24,14 @@ from ckalab.cluster_checks import (CHECK_NOTE, Kube, _injected, check_deployment
 from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
-# ====================================================================== lab20 wrong platform
-
-L20 = "lab20-wrong-platform"
+LAB_ID = "lab20-wrong-platform"
 # `tag` is the one pushed from the other architecture; `fixed_tag` is the reference solution's.
-NAMES20 = {"ns": "lab20-metrics", "deploy": "metrics-agent", "container": "agent", "repo": "metrics-agent",
+NAMES = {"ns": "lab20-metrics", "deploy": "metrics-agent", "container": "agent", "repo": "metrics-agent",
            "tag": "3.2", "fixed_tag": "3.2.1"}
 BOTH = ["linux/amd64", "linux/arm64"]
 
 
-def image20(lab: Lab, tag: str | None = None) -> str:
+def image_of(lab: Lab, tag: str | None = None) -> str:
     return f"{open_host()}/{lab.names['repo']}:{tag or lab.names['tag']}"
 
 
@@ -71,7 +69,7 @@ def _image_id(pod, cname: str) -> str:
     return ""
 
 
-def _check20(lab: Lab, r: CheckResult) -> None:
+def _check(lab: Lab, r: CheckResult) -> None:
     n = lab.names
     kube = Kube()
     dep = check_deployment(kube, r, n["ns"], n["deploy"])
@@ -133,19 +131,19 @@ def _last_log_line(kube: Kube, pod, cname: str) -> str:
     return f"its last run printed: {short(text.splitlines()[-1], 120)}" if text else ""
 
 
-def _setup20(lab: Lab) -> None:
+def _setup(lab: Lab) -> None:
     n = lab.names
     native = node_platform(Kube(budget=15))
     foreign = other_platform(native)
     delete_namespaces(n["ns"])                        # no Pod may keep the lab's images in use
     for tag in (n["tag"], n["fixed_tag"]):            # the node must pull what this setup pushes
-        crictl("rmi", image20(lab, tag))
+        crictl("rmi", image_of(lab, tag))
     for name in ("Dockerfile", "app.py"):
         lab.place(name)
-    multiplatform.build_push(lab.files, image20(lab), [foreign], provenance=False,
+    multiplatform.build_push(lab.files, image_of(lab), [foreign], provenance=False,
                              build_args={"APP_NAME": n["deploy"], "APP_VERSION": n["tag"]})
     apply_manifest(lab, "deployment.yaml")
-    print(f"{image20(lab)} holds one image, for {foreign}; the node is {native}.")
+    print(f"{image_of(lab)} holds one image, for {foreign}; the node is {native}.")
     print(_first_outcome(lab))
 
 
@@ -172,40 +170,40 @@ def _first_outcome(lab: Lab, timeout: float = 120) -> str:
 
 
 def _push_for(lab: Lab, tag: str, platforms: list[str]) -> None:
-    multiplatform.build_push(lab.work_dir, image20(lab, tag), platforms,
+    multiplatform.build_push(lab.work_dir, image_of(lab, tag), platforms,
                              build_args={"APP_NAME": lab.names["deploy"], "APP_VERSION": tag})
 
 
-def _set_image20(lab: Lab, tag: str) -> None:
+def _set_image(lab: Lab, tag: str) -> None:
     n = lab.names
-    kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={image20(lab, tag)}", "-n", n["ns"])
+    kubectl("set", "image", f"deployment/{n['deploy']}", f"{n['container']}={image_of(lab, tag)}", "-n", n["ns"])
 
 
-def _solve20(lab: Lab) -> None:
+def _solve(lab: Lab) -> None:
     _push_for(lab, lab.names["fixed_tag"], BOTH)
-    _set_image20(lab, lab.names["fixed_tag"])
+    _set_image(lab, lab.names["fixed_tag"])
     rollout_status(lab.names["ns"], lab.names["deploy"])
     wait_until_passes(lab, 90)
 
 
-def _teardown20(lab: Lab) -> None:
+def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], wait=False)
 
 
-def _w20_same_platform_again(lab: Lab) -> None:
+def _wrong_same_platform_again(lab: Lab) -> None:
     native = node_platform(Kube(budget=10))
     _push_for(lab, lab.names["fixed_tag"], [other_platform(native)])
-    _set_image20(lab, lab.names["fixed_tag"])
+    _set_image(lab, lab.names["fixed_tag"])
 
 
-def _w20_node_platform_only(lab: Lab) -> None:
+def _wrong_node_platform_only(lab: Lab) -> None:
     native = node_platform(Kube(budget=10))
     _push_for(lab, lab.names["fixed_tag"], [native])
-    _set_image20(lab, lab.names["fixed_tag"])
+    _set_image(lab, lab.names["fixed_tag"])
     rollout_status(lab.names["ns"], lab.names["deploy"])
 
 
-def _w20_overwrite_tag(lab: Lab) -> None:
+def _wrong_overwrite_tag(lab: Lab) -> None:
     _push_for(lab, lab.names["tag"], BOTH)
     kubectl("rollout", "restart", f"deployment/{lab.names['deploy']}", "-n", lab.names["ns"])
     _wait_for_containers(lab)
@@ -223,7 +221,7 @@ def _wait_for_containers(lab: Lab, timeout: float = 90) -> None:
 
 
 register(Lab(
-    id=L20, title="Run an image built for another platform", level="cluster",
+    id=LAB_ID, title="Run an image built for another platform", level="cluster",
     checks=["deployment exists", "image serves the node's platform", "image serves both platforms",
             "pods run the node's platform", "pods ready"],
     first_failure="image serves the node's platform",
@@ -240,14 +238,14 @@ register(Lab(
         "localhost:5001/metrics-agent:3.2.1 --push .ckalab/work/lab20, then kubectl set image "
         "deployment/metrics-agent agent=localhost:5001/metrics-agent:3.2.1 -n lab20-metrics.",
     ],
-    setup_fn=_setup20, check_fn=_check20, solve_fn=_solve20, teardown_fn=_teardown20,
+    setup_fn=_setup, check_fn=_check, solve_fn=_solve, teardown_fn=_teardown,
     wrong_attempts=[
-        WrongAttempt("rebuilds for the laptop's platform again", _w20_same_platform_again,
+        WrongAttempt("rebuilds for the laptop's platform again", _wrong_same_platform_again,
                      fails="image serves the node's platform"),
-        WrongAttempt("builds for the node's platform only", _w20_node_platform_only,
+        WrongAttempt("builds for the node's platform only", _wrong_node_platform_only,
                      fails="image serves both platforms"),
-        WrongAttempt("pushes both platforms over the old tag and restarts", _w20_overwrite_tag,
+        WrongAttempt("pushes both platforms over the old tag and restarts", _wrong_overwrite_tag,
                      fails="pods run the node's platform"),
     ],
-    check_note=CHECK_NOTE, names=NAMES20,
+    check_note=CHECK_NOTE, names=NAMES,
 ))

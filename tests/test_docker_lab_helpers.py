@@ -1,7 +1,6 @@
-"""The Docker/registry labs (labs 01-06: labs/NN-name/lab.py), against real Docker and the real registries.
-
-For every lab, the non-vacuity sequence: setup -> Check fails on the expected sub-check ->
-each known-wrong attempt fails on its sub-check -> the reference solution passes -> teardown.
+"""The Docker-level labs' helpers (labs 01-06: labs/NN-name/lab.py and ckalab.docker_checks), and
+two of their Checks against real Docker and the real registries. Their full non-vacuity cycles
+(setup -> first failure -> every wrong attempt -> solution -> teardown) are test_lab_cycles.py's.
 """
 
 from __future__ import annotations
@@ -11,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from ckalab import docker_checks, labs
-from test_lab_cycles import lab_env  # noqa: F401 - the fixture
 
-PODMAN_LAB = "lab15-podman-build-run-push"      # a docker-level lab too; tests/test_podman_labs.py runs it
+PODMAN_LAB = "lab15-podman-build-run-push"      # a docker-level lab too; tests/test_podman_lab.py tests it
 DOCKER_LABS = [lab for lab in labs.all_labs() if lab.level == "docker" and lab.id != PODMAN_LAB]
 
 
-def test_the_six_docker_labs_are_registered():
-    assert [lab.id for lab in DOCKER_LABS] == [
-        "lab01-fix-dockerfile", "lab02-shrink-image", "lab03-cache-order", "lab04-push-private",
-        "lab05-pull-secret-manifest", "lab06-pin-digest"]
+def test_every_docker_level_lab_folder_is_registered_at_that_level():
+    """Every lab folder whose lab.py declares level="docker" is a registered Docker-level lab (no
+    table of ids here: a new Docker lab is found from its folder)."""
+    declared = sorted("lab" + path.parent.name for path in labs.labs_root().glob("[0-9]*/lab.py")
+                      if 'level="docker"' in path.read_text())
+    assert declared and [lab.id for lab in labs.all_labs() if lab.level == "docker"] == declared
+    assert PODMAN_LAB in declared and len(DOCKER_LABS) == len(declared) - 1
     assert all(lab.level == "docker" for lab in DOCKER_LABS)
 
 
@@ -61,9 +62,9 @@ def test_lab02_budget_is_the_base_image_plus_the_margin_and_the_fat_image_exceed
     try:
         lab.reset()
         lab02 = labs.module("lab02-shrink-image")
-        budget = lab02.lab02_budget()
+        budget = lab02.size_budget()
         base = docker_checks.inspect_image("python:3.13-slim")["Size"]
-        assert budget == base + lab02.LAB02_MARGIN_MB * 1_000_000
+        assert budget == base + lab02.MARGIN_MB * 1_000_000
         assert docker_checks.inspect_image(lab.names["fat"])["Size"] > budget + 100_000_000
     finally:
         lab.teardown()
