@@ -125,8 +125,9 @@ def rollout_status(ns: str, name: str, timeout: int = 180) -> None:
 def delete_namespaces(*namespaces: str, wait: bool = True) -> None:
     """Delete the lab's namespaces. wait=False returns at once (5-10 s sooner): the next
     apply_manifest() into them waits instead."""
-    kubectl("delete", "namespace", *namespaces, "--ignore-not-found", f"--wait={str(wait).lower()}",
-            "--timeout=150s", check=False, timeout=170)
+    from . import cluster
+    cluster.kubectl_result("delete", "namespace", *namespaces, "--ignore-not-found", f"--wait={str(wait).lower()}",
+                           "--timeout=150s", timeout=170)
 
 
 def node_container() -> str:

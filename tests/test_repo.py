@@ -455,3 +455,23 @@ def test_kubectl_diagnose_and_docker_have_one_meaning_each():
     assert defined["kubectl"] == ["cluster_actions"] and defined["kubectl_result"] == ["cluster"]
     assert defined["diagnose"] == ["doctor"] and defined["explain_pod"] == ["diagnose"]
     assert defined["docker"] == ["docker_checks"]
+
+
+def test_calls_of_the_shell_helpers_pass_only_keywords_they_take():
+    """kubectl (raises), kubectl_result (returns) and docker are called from every lab: a keyword
+    one of them no longer takes (check= after the split) fails only on a cluster, so it fails here."""
+    import ast
+    import inspect
+    from ckalab import cluster, cluster_actions, docker_checks
+    takes = {name: set(inspect.signature(fn).parameters) for name, fn in
+             {"kubectl": cluster_actions.kubectl, "kubectl_result": cluster.kubectl_result,
+              "docker": docker_checks.docker}.items()}
+    wrong = []
+    for path in [*ROOT.glob("ckalab/*.py"), *ROOT.glob("labs/*/*.py"), *ROOT.glob("scripts/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name in takes:
+                    wrong += [f"{path.relative_to(ROOT)}:{node.lineno} {name}({k.arg}=)" for k in node.keywords
+                              if k.arg and k.arg not in takes[name] and "kwargs" not in takes[name]]
+    assert not wrong, wrong

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from ckalab import pullsecrets
+from ckalab.cluster import kubectl_result
 from ckalab.checks import CheckResult
 from ckalab.cluster_actions import (apply_manifest, build_push, create_pull_secret, delete_namespaces,
                                     kubectl, rollout_status, wait_until_passes)
@@ -57,8 +58,7 @@ WRONG_ATTEMPT_LABEL = "io.ckalab.wrong-attempt"
 
 def _teardown(lab: Lab) -> None:
     delete_namespaces(lab.names["ns"], lab.names["other_ns"], wait=False)
-    kubectl("delete", "secret", "-n", "default", "-l", f"{WRONG_ATTEMPT_LABEL}={LAB_ID}", "--ignore-not-found",
-            check=False)
+    kubectl_result("delete", "secret", "-n", "default", "-l", f"{WRONG_ATTEMPT_LABEL}={LAB_ID}", "--ignore-not-found")
 
 
 def _wrong_default_ns(lab: Lab) -> None:
