@@ -24,6 +24,13 @@ def _report() -> int:
             print(f"== {title}: live cells executed/skipped ({folder})")
             print("\n".join(cells.report_lines(folder)) + "\n")
             shown += 1
+    cycles = cfg.root / "build" / "reports" / "cycles"
+    if cycles.is_dir() and any(cycles.glob("*.jsonl")):
+        print(f"== make test, cycles phase: each lab's full cycle ({cycles})\n"
+              "setup, the Check failing first, every known-wrong attempt failing, the solution, the Check passing,\n"
+              "teardown. make test runs a lab's notebook without its solution cell (SOLVE = False): it runs here.")
+        print("\n".join(cells.cycle_report_lines(cycles)) + "\n")
+        shown += 1
     if not shown:
         print("No run reports yet: run a notebook, or `make test`.")
     return 0

@@ -209,6 +209,18 @@ def report_lines(reports_dir: Path) -> list[str]:
     return lines
 
 
+def cycle_report_lines(reports_dir: Path) -> list[str]:
+    """make test's lab cycles (tests/conftest.py writes them): one line each, then the totals."""
+    entries = [json.loads(line) for path in sorted(reports_dir.glob("*.jsonl"))
+               for line in path.read_text().splitlines() if line.strip()]
+    entries.sort(key=lambda e: (e["cycle"].startswith("exam:"), e["cycle"]))
+    lines = [f"{'cycle':46}{'outcome':>10}{'seconds':>9}"]
+    lines += [f"{e['cycle']:46}{e['outcome']:>10}{e['seconds']:>9}" for e in entries]
+    passed = sum(e["outcome"] == "passed" for e in entries)
+    lines.append(f"{'TOTAL':46}{f'{passed}/{len(entries)} passed':>19}")
+    return lines
+
+
 # ---------------------------------------------------------------- guards
 
 def programs_of(command: str) -> list[str]:

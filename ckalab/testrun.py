@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -63,6 +64,9 @@ class Phase:
     commands: list[list[str]]
     needs: str | None = None        # a phase whose output this one reads
     env: dict | None = None
+    # A command that runs beside the first one, in a state folder of its own (a pytest session
+    # starts by clearing build/test-state), its output kept in build/reports/<phase>-beside.log.
+    beside: list[str] | None = None
 
 
 def phases(python: str = sys.executable) -> list[Phase]:
@@ -75,14 +79,37 @@ def phases(python: str = sys.executable) -> list[Phase]:
     return [
         Phase("unit", [[*pytest, "--durations=10", *ignore, "--ignore=tests/test_notebooks.py",
                         "-m", "not cycle", "tests"]]),
-        Phase("papermill", [[*pytest, "--durations=10", "tests/test_notebooks.py"]]),
-        Phase("cycles", [[*pytest, "--durations=10", *ignore, "-m", "cycle", "tests"]]),
+        Phase("papermill", [[*pytest, "tests/test_notebooks.py"]]),
+        # The cluster cycles mostly wait on rollouts and restarts; the Docker-level ones (builds,
+        # pushes, Podman) run beside them.
+        Phase("cycles", [[*pytest, *ignore, "-m", "cycle and cluster", "tests"]],
+              beside=[*pytest, "--durations=5", *ignore, "-m", "cycle and not cluster", "tests"]),
         Phase("nbval", [cmd for cmd in (
             [*nbval, "-n", str(NBVAL_WORKERS), "--dist", "loadfile", *together] if together else None,
             [*nbval, *alone] if alone else None) if cmd], needs="papermill",
               # `make report` shows this pass apart from the papermill pass and the learner's runs.
               env={"CKALAB_REPORTS": str(ROOT / "build" / "reports" / "nbval")}),
     ]
+
+
+def _beside_log(phase: Phase) -> Path:
+    return PHASES_TSV.parent / f"{phase.name}-beside.log"
+
+
+def _start_beside(phase: Phase, env: dict) -> subprocess.Popen:
+    state = ROOT / "build" / f"test-state-{phase.name}-beside"
+    shutil.rmtree(state, ignore_errors=True)
+    print(f"beside it: {' '.join(phase.beside[2:])} (its output: {_beside_log(phase).relative_to(ROOT)})", flush=True)
+    with _beside_log(phase).open("w") as log:
+        return subprocess.Popen(phase.beside, cwd=ROOT, env={**env, "CKALAB_STATE_DIR": str(state)},
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def _finish_beside(phase: Phase, process: subprocess.Popen) -> bool:
+    status = process.wait()
+    print(f"\n-- beside it, {'passed' if status == 0 else 'FAILED'}: {' '.join(phase.beside[2:])}")
+    print(_beside_log(phase).read_text(errors="replace"), end="", flush=True)
+    return status == 0
 
 
 def _load() -> str:
@@ -110,7 +137,10 @@ def run(selected: list[str] | None = None) -> int:
                 passed = False
             else:
                 env = {**os.environ, **(phase.env or {})}
+                beside = _start_beside(phase, env) if phase.beside else None
                 passed = all([subprocess.call(cmd, cwd=ROOT, env=env) == 0 for cmd in phase.commands])
+                if beside:
+                    passed = _finish_beside(phase, beside) and passed
             seconds = time.monotonic() - started
             results[phase.name] = (seconds, passed)
             status = "passed" if passed else "FAILED"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -67,9 +68,28 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{name:45} {seconds:6.0f}")
     cycle_seconds = getattr(terminalreporter.config, "cycle_seconds", None)    # set by real_cycles
     if cycle_seconds:
-        terminalreporter.section("cluster cycles: seconds each (4 side by side, then the node and API-server labs)")
+        terminalreporter.section("cluster cycles: seconds each (the node and API-server labs alone, then 4 side by side)")
         for cycle_id, seconds in cycle_seconds.items():
             terminalreporter.write_line(f"{cycle_id:45} {seconds:6.0f}")
+
+
+CYCLE_REPORTS = ROOT / "build" / "reports" / "cycles"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Each lab's full cycle, passed or failed, with its seconds, for `make report`: a lab's
+    notebook runs without its solution in make test, because the cycle runs it."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not item.get_closest_marker("cycle") or not hasattr(item, "callspec"):
+        return
+    params = item.callspec.params
+    cycle_id = params.get("lab_id") or params.get("cycle_id") or f"exam:{params.get('key')}"
+    seconds = getattr(item.config, "cycle_seconds", {}).get(cycle_id, report.duration)
+    CYCLE_REPORTS.mkdir(parents=True, exist_ok=True)
+    with (CYCLE_REPORTS / f"{os.getpid()}.jsonl").open("a") as fh:
+        fh.write(json.dumps({"cycle": cycle_id, "outcome": report.outcome, "seconds": round(seconds)}) + "\n")
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ fixture in conftest.py use it), not a test file.
 The cycle is setup -> Check fails on `first_failure` -> each known-wrong attempt fails on its own
 sub-check -> the reference solution passes -> teardown. A cluster lab's cycle runs on the kind
 cluster, in a worker process with a deadline of its own; labs that set `Lab.disrupts` (they restart
-the kubelet or the API server) run alone, after the others.
+the kubelet or the API server) run alone, before the others.
 """
 
 from __future__ import annotations
@@ -187,27 +187,36 @@ def cycle_in_worker(lab_id: str, run=None, deadline: int = CYCLE_DEADLINE) -> tu
 
 
 def cycle_order(selected: set[str]) -> tuple[list[str], list[str]]:
-    """(cycles to run side by side, cycles to run alone after them), of the selected cycle ids.
+    """(cycles to run side by side, cycles to run alone before them), of the selected cycle ids.
 
-    The cluster labs come from the registry; those with the most resets go first, so that no long
-    cycle starts last; the exam's cycles follow. A lab that sets `disrupts` runs alone."""
+    The cluster labs come from the registry, and the exam's cycles with them; the longest go first
+    (expected_work). A lab that sets `disrupts` runs alone."""
     cluster = [lab for lab in labs.all_labs() if lab.level == "cluster" and lab.id in selected]
-    together = sorted((lab for lab in cluster if not lab.disrupts),
-                      key=lambda lab: -sum(a.needs_reset for a in lab.wrong_attempts))
-    alone = sorted(lab.id for lab in cluster if lab.disrupts)
     exam = [i for i in exam_cycle_ids() if i in selected] if any(i.startswith("exam:") for i in selected) else []
-    return [lab.id for lab in together] + exam, alone
+    together = [lab.id for lab in cluster if not lab.disrupts] + exam
+    alone = sorted(lab.id for lab in cluster if lab.disrupts)
+    return sorted(together, key=lambda cycle_id: -expected_work(cycle_id)), alone
+
+
+def expected_work(cycle_id: str) -> int:
+    """How long a cycle takes, roughly: a settled Check per wrong attempt, and a setup per reset.
+    The longest start first, so that none starts last; an exam cycle costs what its lab's does."""
+    if cycle_id.startswith("exam:"):
+        cycle_id = next(t.lab for t in exam_tasks.TEMPLATES if t.key == cycle_id[5:])
+    lab = labs.get(cycle_id)
+    return len(lab.wrong_attempts) + sum(a.needs_reset for a in lab.wrong_attempts)
 
 
 def run_cycles(selected: set[str]) -> dict[str, tuple[float, str | None]]:
     """Every selected cluster cycle, in workers: {cycle id: (seconds, None or what broke)}."""
     together, alone = cycle_order(selected)
     spawn = multiprocessing.get_context("spawn")
-    with spawn.Pool(CYCLE_WORKERS) as pool:
-        cycles = dict(zip(together, pool.map(cycle_in_worker, together, chunksize=1)))
     # A node lab restarts the node's kubelet, and lab 19 the API server: either would stall the
-    # other labs' rollouts, so they run alone, after them. In a worker too: in this process,
+    # other labs' rollouts, so they run alone, first, while make test's Docker-level cycles, which
+    # never reach the cluster, run beside them (ckalab.testrun). In a worker too: in this process,
     # SIGALRM is pytest-timeout's.
     with spawn.Pool(1) as pool:
-        cycles.update({lab_id: pool.apply(cycle_in_worker, (lab_id,)) for lab_id in alone})
+        cycles = {lab_id: pool.apply(cycle_in_worker, (lab_id,)) for lab_id in alone}
+    with spawn.Pool(CYCLE_WORKERS) as pool:
+        cycles.update(zip(together, pool.map(cycle_in_worker, together, chunksize=1)))
     return cycles

@@ -186,3 +186,13 @@ def test_a_skip_notice_is_plain_text_in_a_terminal_and_wrapped_html_in_a_noteboo
     assert ">SKIPPED</span>" in page and "<code>make cluster</code>" in page and "`" not in page
     assert "white-space:normal" in page and "overflow-wrap:break-word" in page
     assert not any(ord(ch) > 0x2000 for ch in page)
+
+
+def test_the_cycle_report_lists_each_cycle_labs_first_and_counts_the_passed(tmp_path):
+    (tmp_path / "1.jsonl").write_text('{"cycle": "exam:rollout", "outcome": "passed", "seconds": 90}\n'
+                                      '{"cycle": "lab09-wrong-tag", "outcome": "failed", "seconds": 61}\n')
+    (tmp_path / "2.jsonl").write_text('{"cycle": "lab01-fix-dockerfile", "outcome": "passed", "seconds": 40}\n')
+    lines = cells.cycle_report_lines(tmp_path)
+    assert [line.split()[0] for line in lines[1:-1]] == ["lab01-fix-dockerfile", "lab09-wrong-tag", "exam:rollout"]
+    assert lines[2].split()[1:] == ["failed", "61"]
+    assert lines[-1].split() == ["TOTAL", "2/3", "passed"]

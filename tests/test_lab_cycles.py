@@ -4,7 +4,7 @@ The cycle is setup -> Check fails on `first_failure` -> each known-wrong attempt
 setup, fails on its own sub-check -> the reference solution passes -> teardown. A Docker-level lab
 runs here against the real Docker Engine and registries (lab 15 with Podman too); a cluster lab
 runs on the kind cluster, in tests/cycles.py's pool of workers (the `real_cycles` fixture), side by
-side with the others; a lab that sets `Lab.disrupts` runs alone, after them. Each mock-exam
+side with the others; a lab that sets `Lab.disrupts` runs alone, before them. Each mock-exam
 cluster task runs the same cycle under the exam's names.
 
     .venv/bin/python -m pytest -q tests/test_lab_cycles.py -k lab07     # one lab
@@ -24,6 +24,8 @@ from ckalab import labs
 PODMAN_LAB = "lab15-podman-build-run-push"
 # The first of these tests to run pays for every cluster cycle (the real_cycles fixture).
 PAYS_FOR_THE_CYCLES = pytest.mark.timeout(CYCLES_TIMEOUT)
+# make test's cycles phase runs the cluster cycles (`-m "cycle and cluster"`) beside the Docker ones.
+ON_THE_CLUSTER = [PAYS_FOR_THE_CYCLES, pytest.mark.cluster]
 
 
 def test_the_cycle_rejects_a_check_that_cannot_fail_and_a_solution_that_does_not_pass():
@@ -64,7 +66,7 @@ def _report(cycles: dict, cycle_id: str) -> None:
 
 @pytest.mark.docker
 @pytest.mark.cycle
-@pytest.mark.parametrize("lab_id", [pytest.param(lab.id, marks=PAYS_FOR_THE_CYCLES) if lab.level == "cluster"
+@pytest.mark.parametrize("lab_id", [pytest.param(lab.id, marks=ON_THE_CLUSTER) if lab.level == "cluster"
                                     else lab.id for lab in labs.all_labs()])
 def test_full_cycle(lab_id, request):
     lab = labs.get(lab_id)
@@ -86,6 +88,7 @@ def test_full_cycle(lab_id, request):
 @pytest.mark.docker
 @pytest.mark.cycle
 @pytest.mark.parametrize("cycle_id", exam_cycle_ids())
+@pytest.mark.cluster
 @PAYS_FOR_THE_CYCLES
 def test_exam_task_cycle(real_cycles, cycle_id):
     """A mock-exam cluster task: its lab's full cycle under the exam's names (test_exam: Docker tasks)."""
@@ -94,16 +97,18 @@ def test_exam_task_cycle(real_cycles, cycle_id):
 
 def test_the_pool_chooses_the_cluster_labs_from_the_registry_and_runs_the_disruptive_ones_alone():
     """No table of lab ids: every cluster lab the course discovers has its cycle, and a lab that
-    restarts the kubelet or the API server (Lab.disrupts) runs after the others, alone."""
+    restarts the kubelet or the API server (Lab.disrupts) runs before the others, alone."""
     import cycles
     cluster = [lab for lab in labs.all_labs() if lab.level == "cluster"]
     everything = {lab.id for lab in labs.all_labs()} | set(exam_cycle_ids())
     together, alone = cycles.cycle_order(everything)
     assert sorted(together + alone) == sorted([lab.id for lab in cluster] + exam_cycle_ids())
     assert alone == sorted(lab.id for lab in cluster if lab.disrupts) and alone
-    resets = [sum(a.needs_reset for a in labs.get(i).wrong_attempts) for i in together if not i.startswith("exam:")]
-    assert resets == sorted(resets, reverse=True)
-    assert together[-len(exam_cycle_ids()):] == exam_cycle_ids()
+    work = [cycles.expected_work(i) for i in together]
+    assert work == sorted(work, reverse=True) and work[0] > work[-1]
+    lab10 = labs.get("lab10-missing-pull-secret")
+    assert cycles.expected_work("exam:pull-secret") == cycles.expected_work(lab10.id) == \
+        len(lab10.wrong_attempts) + sum(a.needs_reset for a in lab10.wrong_attempts)
     one = cluster[0].id
     assert cycles.cycle_order({one}) == (([one], []) if not cluster[0].disrupts else ([], [one]))
 

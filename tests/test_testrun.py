@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ckalab import labs, testrun
@@ -86,3 +87,14 @@ def test_nbval_runs_side_by_side_except_what_runs_alone(tmp_path, monkeypatch):
     assert "-n" not in alone and [Path(a).stem for a in alone if a.endswith(".ipynb")] == \
         ["19-always-pull-images", "13-multi-platform-images"]
     assert nbval.env["CKALAB_REPORTS"].endswith("build/reports/nbval") and nbval.needs == "papermill"
+
+
+def test_the_docker_cycles_run_beside_the_cluster_cycles_in_a_state_of_their_own(tmp_path, monkeypatch, capsys):
+    cycles = next(p for p in testrun.phases("python") if p.name == "cycles")
+    assert cycles.commands == [[*cycles.commands[0][:-3], "-m", "cycle and cluster", "tests"]]
+    assert cycles.beside[-3:] == ["-m", "cycle and not cluster", "tests"]
+    monkeypatch.setattr(testrun, "PHASES_TSV", tmp_path / "phases.tsv")
+    monkeypatch.setattr(testrun, "ROOT", tmp_path)
+    probe = testrun.Phase("probe", [], beside=["python3", "-c", "import os; print(os.environ['CKALAB_STATE_DIR'])"])
+    assert testrun._finish_beside(probe, testrun._start_beside(probe, dict(os.environ)))
+    assert capsys.readouterr().out.rstrip().endswith(str(tmp_path / "build" / "test-state-probe-beside"))
