@@ -178,16 +178,26 @@ def wait_for_apiserver(before: str, timeout: float = 240) -> None:
                       "say why; lab.teardown() puts the manifest back.")
 
 
-def edit_apiserver_manifest(script: str) -> None:
-    """Run `script` (shell, in the node) on the manifest; if it changed the file, wait for the restart."""
+def edit_apiserver_manifest(script: str, *, at_once: bool = True) -> None:
+    """Run `script` (shell, in the node) on the manifest; if it changed the file, wait for the restart.
+
+    at_once: stop the old kube-apiserver container right away instead of letting it serve out its
+    30 s termination grace period, which the kubelet waits for before it starts the new one. The
+    course's own edits (setup, teardown, the tests' wrong attempts) do; measured here, a restart then
+    takes 17-22 s instead of 50-105 s. The reference solution does not: it restarts the API server
+    the way a learner does, with sed alone."""
     before = _apiserver_container()
     result = in_node(f"set -e; cp {APISERVER_MANIFEST} /tmp/kube-apiserver.yaml.was; {script}; "
                      f"if cmp -s {APISERVER_MANIFEST} /tmp/kube-apiserver.yaml.was; then echo unchanged; fi")
     if not result.ok:
         raise CourseError(f"Editing {APISERVER_MANIFEST} failed: {short(result.output, 300)}",
                           "run lab.teardown(), then lab.setup().")
-    if "unchanged" not in result.output.split():
-        wait_for_apiserver(before)
+    if "unchanged" in result.output.split():
+        return
+    if at_once and before:
+        time.sleep(2)       # by then the kubelet has seen the new manifest (inotify) and is stopping the old Pod
+        crictl("stop", "--timeout", "0", before, timeout=30)
+    wait_for_apiserver(before)
 
 
 def _restore_manifest() -> None:
@@ -234,17 +244,19 @@ def _recreate_pods() -> None:
 
 
 def _solve(lab: Lab) -> None:
-    edit_apiserver_manifest(f"sed -i '{ENABLE_SED}' {APISERVER_MANIFEST}")
+    edit_apiserver_manifest(f"sed -i '{ENABLE_SED}' {APISERVER_MANIFEST}", at_once=False)   # as a learner does
     _recreate_pods()
     rollout_status(NS_OWNER, DEP_OWNER)
     wait_until_passes(lab, 90)
 
 
 def _teardown(lab: Lab) -> None:
-    _restore_manifest()
-    in_node(f"rm -f {APISERVER_BEFORE}")
+    # The namespaces first, while kube-controller-manager (whose namespace controller deletes them)
+    # still runs: an API server restart stops it until it wins its leader lease again.
     delete_namespaces(NS_OWNER, NS_TENANT)
     crictl("rmi", normalized(image_of()))
+    _restore_manifest()
+    in_node(f"rm -f {APISERVER_BEFORE}")
 
 
 def _wrong_policy_in_deployments(lab: Lab) -> None:
