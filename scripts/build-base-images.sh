@@ -26,6 +26,7 @@ have() {
 
 command -v docker >/dev/null || { echo "build-base-images: docker is not installed" >&2; exit 1; }
 mkdir -p "$work"
+step() { printf '== base images: %s (%ss)\n' "$*" "$SECONDS"; }
 
 # A debootstrap (minbase) of Debian 13 for one architecture, imported as IMAGE with the official
 # image's apt and dpkg settings.
@@ -33,7 +34,7 @@ debian_slim() {  # arch image
   local arch=$1 image=$2 rootfs="$work/trixie-rootfs-$1"
   command -v debootstrap >/dev/null || { echo "build-base-images: install debootstrap (apt-get install debootstrap)" >&2; exit 1; }
   rm -rf "$rootfs"; mkdir -p "$rootfs"
-  echo "$image: debootstrap --arch $arch into $rootfs ..."
+  step "$image: debootstrap --arch $arch into $rootfs"
   debootstrap --arch "$arch" --variant=minbase --include=ca-certificates trixie "$rootfs" "$mirror" >"$work/debootstrap-$arch.log" 2>&1 \
     || { tail -20 "$work/debootstrap-$arch.log" >&2; exit 1; }
   if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
@@ -74,18 +75,21 @@ fi
 if have python:3.13-slim; then
   echo "python:3.13-slim: up to date (inputs $inputs)"
 else
+  step "python:3.13-slim"
   docker build -q --label "$label=$inputs" -t python:3.13-slim "$here/base-images/python"
 fi
 
 if have python:3.13; then
   echo "python:3.13: up to date (inputs $inputs)"
 else
+  step "python:3.13"
   docker build -q --label "$label=$inputs" -t python:3.13 "$here/base-images/python-full"
 fi
 
 if have registry:3; then
   echo "registry:3: up to date (inputs $inputs)"
 else
+  step "registry:3"
   docker build -q --label "$label=$inputs" -t registry:3 "$here/base-images/registry"
 fi
 # ---------------------------------------------------------------- linux/arm64 variants
@@ -122,10 +126,12 @@ if have "$ARM64_DEBIAN" && have "$ARM64_PYTHON"; then
 else
   with_arm64_emulation
   have "$ARM64_DEBIAN" || debian_slim arm64 "$ARM64_DEBIAN"
+  step "$ARM64_PYTHON"
   # The same Dockerfile as the amd64 stand-in, with FROM debian:trixie-slim taken from the arm64 one.
   docker build -q --platform linux/arm64 --build-context "debian:trixie-slim=docker-image://$ARM64_DEBIAN" \
     --label "$label=$inputs" -t "$ARM64_PYTHON" "$here/base-images/python"
   release_arm64_emulation
 fi
 
+step "done"
 docker image ls --format '{{.Repository}}:{{.Tag}}  {{.Size}}' | grep -E '^(debian:trixie-slim|python:3.13-slim|python:3.13|registry:3|stand-in/.*-linux-arm64) '

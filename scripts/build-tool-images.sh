@@ -40,6 +40,7 @@ up_to_date() {  # image inputs
   [ -z "${FORCE:-}" ] && [ "$(docker image inspect -f "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null)" = "$2" ]
 }
 export CGO_ENABLED=0 GOFLAGS=-trimpath
+step() { printf '== tool images: %s (%ss)\n' "$*" "$SECONDS"; }
 
 # ---------------------------------------------------------------- moby/buildkit
 inputs=$(inputs_of scripts/tool-images/buildkit)
@@ -50,14 +51,14 @@ else
   mkdir -p "$bin"
   pkg=github.com/moby/buildkit
   if [ ! -x "$bin/buildkitd" ] || [ ! -x "$bin/buildctl" ]; then
-    echo "$BUILDKIT_IMAGE: building buildkitd and buildctl $BUILDKIT_VERSION"
+    step "$BUILDKIT_IMAGE: building buildkitd and buildctl $BUILDKIT_VERSION"
     # The tags and version stamp of BuildKit's own Dockerfile.
     (cd scripts/tool-images/buildkit && go build -tags "osusergo netgo static_build seccomp" \
       -ldflags "-s -w -X $pkg/version.Version=$BUILDKIT_VERSION -X $pkg/version.Package=$pkg" \
       -o "$bin/" "$pkg/cmd/buildkitd" "$pkg/cmd/buildctl")
   fi
   if [ ! -x "$bin/runc" ]; then
-    echo "$BUILDKIT_IMAGE: building runc ${RUNC_MODULE##*@} (cgo, seccomp, static)"
+    step "$BUILDKIT_IMAGE: building runc ${RUNC_MODULE##*@} (cgo, seccomp, static)"
     CGO_ENABLED=1 GOBIN="$bin" go install -tags "seccomp urfave_cli_no_docs" \
       -ldflags "-s -w -extldflags -static" "$RUNC_MODULE"
   fi
@@ -71,7 +72,7 @@ else
   docker build -q --label "$label=$inputs" -t "$BUILDKIT_IMAGE" "$ctx" >/dev/null
   rm -rf "$ctx"
   trap - EXIT
-  echo "$BUILDKIT_IMAGE: built ($(docker run --rm --entrypoint buildkitd "$BUILDKIT_IMAGE" --version))"
+  step "$BUILDKIT_IMAGE: built ($(docker run --rm --entrypoint buildkitd "$BUILDKIT_IMAGE" --version))"
 fi
 
 # ---------------------------------------------------------------- tonistiigi/binfmt
@@ -86,7 +87,7 @@ else
   docker build -q --label "$label=$inputs" -t "$BINFMT_IMAGE" "$ctx" >/dev/null
   rm -rf "$ctx"
   trap - EXIT
-  echo "$BINFMT_IMAGE: built ($(docker run --rm "$BINFMT_IMAGE" --version 2>&1))"
+  step "$BINFMT_IMAGE: built ($(docker run --rm "$BINFMT_IMAGE" --version 2>&1))"
 fi
 
 # ---------------------------------------------------------------- docker/buildkit-syft-scanner
@@ -96,11 +97,11 @@ if up_to_date "$SCANNER_IMAGE" "$inputs"; then
 else
   ctx=$(mktemp -d)
   trap 'rm -rf "$ctx"' EXIT
-  echo "$SCANNER_IMAGE: building the scanner over Syft (the first build takes a few minutes)"
+  step "$SCANNER_IMAGE: building the scanner over Syft (the first build takes a few minutes)"
   (cd scripts/tool-images/syft-scanner && go build -ldflags "-s -w" -o "$ctx/syft-scanner" .)
   cp scripts/tool-images/syft-scanner/Dockerfile "$ctx/"
   docker build -q --label "$label=$inputs" -t "$SCANNER_IMAGE" "$ctx" >/dev/null
   rm -rf "$ctx"
   trap - EXIT
-  echo "$SCANNER_IMAGE: built"
+  step "$SCANNER_IMAGE: built"
 fi
