@@ -7,8 +7,10 @@
 #   python:3.13-slim    <- Debian 13's python3 (3.13) on top of it
 #   python:3.13         <- that plus the packages of buildpack-deps:trixie (the full variant)
 #   registry:3          <- Debian's docker-registry package (distribution 2.8.x)
-#   stand-in/debian:trixie-slim-linux-arm64, stand-in/python:3.13-slim-linux-arm64
-#                       <- the same two for linux/arm64 (debootstrap --arch arm64, under QEMU)
+#   stand-in/debian:trixie-slim-linux-arm64
+#                       <- the same for linux/arm64 (debootstrap --arch arm64, under QEMU)
+#   stand-in/python:3.13-slim-linux-arm64
+#                       <- Debian 13's arm64 python3 packages unpacked onto it, without emulation
 #
 # The host's CA bundle is added to the stand-ins so builds can reach PyPI through
 # a TLS-inspecting proxy. Each stand-in carries a label with a hash of this script and
@@ -35,11 +37,17 @@ debian_slim() {  # arch image
   command -v debootstrap >/dev/null || { echo "build-base-images: install debootstrap (apt-get install debootstrap)" >&2; exit 1; }
   rm -rf "$rootfs"; mkdir -p "$rootfs"
   step "$image: debootstrap --arch $arch into $rootfs"
-  debootstrap --arch "$arch" --variant=minbase --include=ca-certificates trixie "$rootfs" "$mirror" >"$work/debootstrap-$arch.log" 2>&1 \
+  # ca-certificates' maintainer script runs a program per certificate, which under QEMU takes
+  # minutes: the arm64 one gets the host's bundle file instead of the package.
+  local include=ca-certificates
+  [ "$arch" = amd64 ] || include=""
+  debootstrap --arch "$arch" --variant=minbase ${include:+--include=$include} trixie "$rootfs" "$mirror" >"$work/debootstrap-$arch.log" 2>&1 \
     || { tail -20 "$work/debootstrap-$arch.log" >&2; exit 1; }
-  if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+  if [ -f /etc/ssl/certs/ca-certificates.crt ] && [ -n "$include" ]; then
     cp /etc/ssl/certs/ca-certificates.crt "$rootfs/usr/local/share/ca-certificates/host-bundle.crt"
     chroot "$rootfs" update-ca-certificates >/dev/null 2>&1 || true
+  elif [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+    mkdir -p "$rootfs/etc/ssl/certs" && cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/"
   fi
   echo "deb $mirror trixie main" > "$rootfs/etc/apt/sources.list"
   # The apt and dpkg settings of the official image (debuerreotype's minimizing config): apt
@@ -65,6 +73,44 @@ debian_slim() {  # arch image
     - "$image"
   rm -rf "$rootfs"
 }
+
+# ---------------------------------------------------------------- linux/arm64 variants
+# Lesson 13 and lab 20 build for linux/amd64 and linux/arm64 with a docker-container builder,
+# which reads its base images from a registry, never from this Docker Engine (.ci/hub-mirror.sh
+# serves each name as one index of both). The classic image store keeps one platform per name,
+# so the arm64 variants are kept under stand-in/NAME:TAG-linux-arm64.
+ARM64_DEBIAN=stand-in/debian:trixie-slim-linux-arm64
+ARM64_PYTHON=stand-in/python:3.13-slim-linux-arm64
+
+# debootstrap's second stage runs arm64 programs: register Debian's qemu-user-static for aarch64
+# in binfmt_misc for as long as that takes, unless the host already emulates arm64, and remove
+# only what was registered here.
+binfmt=/proc/sys/fs/binfmt_misc
+registered_here=""
+release_arm64_emulation() {
+  if [ -n "$registered_here" ] && [ -e "$binfmt/qemu-aarch64" ]; then echo -1 > "$binfmt/qemu-aarch64"; fi
+  registered_here=""
+}
+with_arm64_emulation() {
+  [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null \
+    || { echo "build-base-images: binfmt_misc is not mounted and cannot be (mount -t binfmt_misc binfmt_misc $binfmt, as root)" >&2; exit 1; }
+  if ! grep -qs '^enabled' "$binfmt/qemu-aarch64"; then
+    [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] \
+      || { echo "build-base-images: arm64 stand-ins need QEMU user emulation: install qemu-user-static" >&2; exit 1; }
+    cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register"
+    registered_here=1
+    trap release_arm64_emulation EXIT
+  fi
+}
+
+# The arm64 debootstrap runs under QEMU on one core, for minutes: it starts first, in the
+# background, and the amd64 images build beside it.
+arm64_debootstrap=""
+if ! have "$ARM64_DEBIAN"; then
+  with_arm64_emulation
+  (debian_slim arm64 "$ARM64_DEBIAN") &
+  arm64_debootstrap=$!
+fi
 
 if have debian:trixie-slim; then
   echo "debian:trixie-slim: up to date (inputs $inputs)"
@@ -92,45 +138,19 @@ else
   step "registry:3"
   docker build -q --label "$label=$inputs" -t registry:3 "$here/base-images/registry"
 fi
-# ---------------------------------------------------------------- linux/arm64 variants
-# Lesson 13 and lab 20 build for linux/amd64 and linux/arm64 with a docker-container builder,
-# which reads its base images from a registry, never from this Docker Engine (.ci/hub-mirror.sh
-# serves each name as one index of both). The classic image store keeps one platform per name,
-# so the arm64 variants are kept under stand-in/NAME:TAG-linux-arm64.
-ARM64_DEBIAN=stand-in/debian:trixie-slim-linux-arm64
-ARM64_PYTHON=stand-in/python:3.13-slim-linux-arm64
 
-# debootstrap's second stage and apt in the python image run arm64 programs: register Debian's
-# qemu-user-static for aarch64 in binfmt_misc for as long as that takes, unless the host already
-# emulates arm64, and remove only what was registered here.
-binfmt=/proc/sys/fs/binfmt_misc
-registered_here=""
-release_arm64_emulation() {
-  if [ -n "$registered_here" ] && [ -e "$binfmt/qemu-aarch64" ]; then echo -1 > "$binfmt/qemu-aarch64"; fi
-  registered_here=""
-}
-with_arm64_emulation() {
-  [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null \
-    || { echo "build-base-images: binfmt_misc is not mounted and cannot be (mount -t binfmt_misc binfmt_misc $binfmt, as root)" >&2; exit 1; }
-  if ! grep -qs '^enabled' "$binfmt/qemu-aarch64"; then
-    [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ] \
-      || { echo "build-base-images: arm64 stand-ins need QEMU user emulation: install qemu-user-static" >&2; exit 1; }
-    cat /usr/lib/binfmt.d/qemu-aarch64.conf > "$binfmt/register"
-    registered_here=1
-    trap release_arm64_emulation EXIT
-  fi
-}
-
-if have "$ARM64_DEBIAN" && have "$ARM64_PYTHON"; then
-  echo "$ARM64_DEBIAN, $ARM64_PYTHON: up to date (inputs $inputs)"
-else
-  with_arm64_emulation
-  have "$ARM64_DEBIAN" || debian_slim arm64 "$ARM64_DEBIAN"
-  step "$ARM64_PYTHON"
-  # The same Dockerfile as the amd64 stand-in, with FROM debian:trixie-slim taken from the arm64 one.
-  docker build -q --platform linux/arm64 --build-context "debian:trixie-slim=docker-image://$ARM64_DEBIAN" \
-    --label "$label=$inputs" -t "$ARM64_PYTHON" "$here/base-images/python"
+if [ -n "$arm64_debootstrap" ]; then
+  wait "$arm64_debootstrap" || { echo "build-base-images: the arm64 debootstrap failed (its log: $work/debootstrap-arm64.log)" >&2; exit 1; }
   release_arm64_emulation
+fi
+if have "$ARM64_PYTHON"; then
+  echo "$ARM64_PYTHON: up to date (inputs $inputs)"
+else
+  step "$ARM64_PYTHON"
+  # Python's packages are fetched and unpacked by this machine's apt and dpkg-deb, on the arm64
+  # stand-in, with no emulation: under QEMU, apt and Python's byte-compiling took seven minutes.
+  docker build -q --platform linux/arm64 --build-arg "TARGET_IMAGE=$ARM64_DEBIAN" \
+    --label "$label=$inputs" -t "$ARM64_PYTHON" "$here/base-images/python-arm64"
 fi
 
 step "done"

@@ -105,7 +105,12 @@ go_install() {  # binary module@version [ldflags]
   GOBIN="$bin" go install -ldflags "-s -w ${3:-}" "$2"
 }
 go_install crictl "$CRICTL_MODULE" "-X sigs.k8s.io/cri-tools/pkg/version.Version=${CRICTL_MODULE##*@}"
-go_install coredns "$COREDNS_MODULE"
+if [ ! -x "$bin/coredns" ]; then
+  log "building $COREDNS_MODULE with the plugins of kubeadm's Corefile"
+  grep -q "github.com/coredns/coredns ${COREDNS_MODULE##*@}" scripts/node-image/coredns/go.mod \
+    || die "scripts/node-image/coredns/go.mod must require $COREDNS_MODULE, the version pinned here"
+  (cd scripts/node-image/coredns && go build -ldflags "-s -w" -o "$bin/coredns" .)
+fi
 go_install local-path-provisioner "$PROVISIONER_MODULE" "-X main.VERSION=${PROVISIONER_MODULE##*@}"
 containerd_pkg=${CONTAINERD_MODULE%@*} containerd_version=${CONTAINERD_MODULE##*@}
 if [ ! -x "$bin/containerd" ]; then
