@@ -160,8 +160,8 @@ def explain_run(result: shell.Result | None, platform: str) -> None:
     if result.ok:
         print(f"-> it ran: this machine runs {platform} programs (natively, or through an emulator).")
     elif "exec format error" in result.output:
-        print(f"-> exec format error: the kernel cannot run {platform} programs, and no emulator is "
-              "registered for them.")
+        print(f"-> exec format error (exit status {result.returncode}): the kernel cannot run {platform} "
+              "programs, and no emulator is registered for them.")
     else:
         raise CourseError(f"The container failed for another reason than its platform (exit status "
                           f"{result.returncode}); its output is above.", "run `make doctor`.")

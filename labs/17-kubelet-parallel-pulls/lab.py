@@ -1,8 +1,9 @@
 """Lab 17: repair the kubelet's image pull settings, inside the kind node.
 
-Lab 17 breaks the kubelet of the course's node the way a half-done edit does: its
-`/var/lib/kubelet/config.yaml` asks for parallel image pulls (`maxParallelImagePulls: 5`) while
-it still says `serializeImagePulls: true`. The kubelet (v1.37) refuses that combination at start,
+Lab 17 breaks the kubelet of the course's node the way a copied snippet does: its
+`/var/lib/kubelet/config.yaml` gets `serializeImagePulls: true` and `maxParallelImagePulls: 5`, the
+two lines the lab's story names. The kubelet (v1.37) refuses that combination at start (the
+`maxParallelImagePulls` line alone would start it: it then defaults serializeImagePulls to false),
 systemd restarts it every second, and the node goes NotReady. The Check reads the kubelet's
 LIVE configuration through the API server (`GET /api/v1/nodes/NODE/proxy/configz`), so an edit
 that the running kubelet has not loaded does not count.
