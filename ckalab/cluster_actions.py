@@ -31,9 +31,7 @@ def build_push(lab: Lab, push_as: str, version: str, labels: dict | None = None)
         raise CourseError(f"Building {push_as} failed: {short(result.output, 300)}", "run `make doctor`.")
     cfg = course_settings()
     if "/" in push_as and push_as.split("/", 1)[0] in (cfg.open_registry, cfg.private_registry):
-        if push_as.startswith(cfg.private_registry):
-            registry_module.login()
-        result = docker("push", "-q", push_as, timeout=600)
+        result = registry_module.setup_push(push_as, cfg, timeout=600)
         if not result.ok:
             raise CourseError(f"Pushing {push_as} failed: {short(result.output, 300)}",
                               "run `make registries`, then lab.reset().")

@@ -263,8 +263,9 @@ class Exam:
     def setup(self) -> None:
         """The starting state of every task; a Skipped line for each level this machine lacks."""
         from .cells import requires
-        # Cluster tasks first: their setups log in to push to the private registry, and the
-        # registry-login task (lab04) starts logged out.
+        # Cluster tasks first: the slow ones (rollouts), while the learner reads task 1. Their
+        # pushes use the setups' own login (registry.setup_push), so the registry-login task (lab04)
+        # stays logged out whatever the order.
         for task in sorted(self.tasks, key=lambda t: t.level != "cluster"):
             if requires(task.level, f"setting up exam task {task.number} ({task.title})"):
                 task.setup()

@@ -274,6 +274,21 @@ def logout(cfg: Settings | None = None) -> shell.Result:
     return shell.run(["docker", "logout", cfg.private_registry], env=shell.course_env(cfg))
 
 
+def setup_push(image: str, cfg: Settings | None = None, *, timeout: float = 600) -> shell.Result:
+    """`docker push` for a course setup, logged in (to the private registry) with the setups' own
+    Docker config, not the learner's: the learner's login stays what the learner made it."""
+    cfg = cfg or settings_module.load()
+    env = shell.course_env(cfg)
+    env["DOCKER_CONFIG"] = str(shell.prepare_docker_config(cfg, cfg.setup_docker_config_dir))
+    if image.startswith(cfg.private_registry + "/"):
+        creds = credentials(cfg)
+        result = shell.run(["docker", "login", cfg.private_registry, "--username", creds.username,
+                            "--password-stdin"], input=creds.password, env=env, timeout=60)
+        if not result.ok:
+            return result
+    return shell.run(["docker", "push", "-q", image], env=env, timeout=timeout)
+
+
 # ---------------------------------------------------------------- registry HTTP API
 
 @dataclass

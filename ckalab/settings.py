@@ -77,6 +77,13 @@ class Settings:
         return self.state_dir / "docker"
 
     @property
+    def setup_docker_config_dir(self) -> Path:
+        """The Docker config that the course's own setups push with (registry.setup_push): its login
+        is theirs, so a setup never logs the learner in (lab 04 starts logged out) and a learner's
+        `docker logout` never breaks a setup."""
+        return self.state_dir / "setup-docker"
+
+    @property
     def containers_auth_file(self) -> Path:
         """Podman, Buildah and skopeo logins (REGISTRY_AUTH_FILE); never the learner's
         ~/.config/containers/auth.json or $XDG_RUNTIME_DIR/containers/auth.json."""

@@ -37,10 +37,11 @@ class Result:
             print(f"(exit status {self.returncode})")
 
 
-def prepare_docker_config(cfg: Settings) -> Path:
-    """Create the course's Docker config dir. Docker CLI plugins (buildx) stay usable
-    through a link to the learner's plugin folder; their config.json is never touched."""
-    config_dir = cfg.docker_config_dir
+def prepare_docker_config(cfg: Settings, config_dir: Path | None = None) -> Path:
+    """Create the course's Docker config dir (or `config_dir`, another of the course's). Docker CLI
+    plugins (buildx) stay usable through a link to the learner's plugin folder; their config.json
+    is never touched."""
+    config_dir = config_dir or cfg.docker_config_dir
     config_dir.mkdir(parents=True, exist_ok=True)
     config_file = config_dir / "config.json"
     if not config_file.exists():

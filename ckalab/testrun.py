@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from ckalab import labs
 
@@ -49,6 +50,40 @@ def runs_alone(path: Path) -> str | None:
     if lab is not None and lab.disrupts:
         return f"its lab disrupts the {lab.disrupts} (Lab.disrupts)"
     return None
+
+
+def shares(path: Path) -> str | None:
+    """What this notebook changes that others read too, from its metadata (`ckalab.shares`), or
+    None. Notebooks that share something run one after another, beside the rest: "the course's
+    Docker login" is changed by lessons 05 and 12 and lab 04 (they start logged out), by lessons 07 to 09
+    (they log in) and by the mock exam (its registry-login task starts logged out)."""
+    return nbformat.read(path, as_version=4).metadata.get("ckalab", {}).get("shares")
+
+
+def in_turns(paths: list[Path], weight=lambda path: 1) -> list[list[Path]]:
+    """The papermill phase's runs side by side: one list per notebook, and one for each group that
+    shares something (run in turn), the heaviest (sum of `weight`) first."""
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(shares(path) or str(path), []).append(path)
+    return sorted(groups.values(), key=lambda group: -sum(map(weight, group)))
+
+
+@pytest.hookimpl(optionalhook=True)     # a pytest-xdist hook
+def pytest_xdist_make_scheduler(config, log):
+    """Loaded as a plugin by the nbval phase (`-p ckalab.testrun`): xdist's loadfile scheduling,
+    except that the notebooks that share something (`shares`) are one unit of work, so they run on
+    one worker, one after another. (`--dist loadgroup` would need a mark on every cell, and it does
+    not group them on pytest 9.2 with pytest-xdist 3.8: the group never reaches the node id.)"""
+    from xdist.scheduler import LoadFileScheduling
+
+    class InTurns(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            file = super()._split_scope(nodeid)
+            path = config.rootpath / file
+            return (shares(path) if path.suffix == ".ipynb" and path.exists() else None) or file
+
+    return InTurns(config, log)
 
 
 def source_of(executed: Path) -> Path:
@@ -85,7 +120,8 @@ def phases(python: str = sys.executable) -> list[Phase]:
         Phase("cycles", [[*pytest, *ignore, "-m", "cycle and cluster", "tests"]],
               beside=[*pytest, "--durations=5", *ignore, "-m", "cycle and not cluster", "tests"]),
         Phase("nbval", [cmd for cmd in (
-            [*nbval, "-n", str(NBVAL_WORKERS), "--dist", "loadfile", *together] if together else None,
+            [*nbval, "-p", "ckalab.testrun", "-n", str(NBVAL_WORKERS), "--dist", "loadfile", *together]
+            if together else None,
             [*nbval, *alone] if alone else None) if cmd], needs="papermill",
               # `make report` shows this pass apart from the papermill pass and the learner's runs.
               env={"CKALAB_REPORTS": str(ROOT / "build" / "reports" / "nbval")}),

@@ -6,7 +6,8 @@ marked NBVAL_CHECK_OUTPUT; and without Docker (Binder), into build/executed-with
 
 Most of a notebook's time is spent waiting for the cluster, the registries and builds, so the
 runs go NOTEBOOK_WORKERS at a time; each lesson and lab has namespaces, images and a work folder
-of its own. A notebook that needs the machine to itself (ckalab.testrun.runs_alone: a lab that
+of its own; those that share something else (ckalab.testrun.shares: the course's Docker login) run
+one after another. A notebook that needs the machine to itself (ckalab.testrun.runs_alone: a lab that
 restarts the kubelet or the API server, lesson 13's QEMU) runs alone afterwards, while the
 Binder runs, which use no Docker and no cluster, go on beside it.
 
@@ -84,6 +85,11 @@ def _execute(path: Path, docker: bool) -> tuple[float, str | None]:
         os.environ.update(before)
 
 
+def _execute_in_turn(paths: list[Path], docker: bool) -> list[tuple[float, str | None]]:
+    """Notebooks that share something (ckalab.testrun.shares), one after another in one worker."""
+    return [_execute(path, docker) for path in paths]
+
+
 def _expected_work(path: Path) -> int:
     """Longest first, so that no long notebook starts last: the live cells that reach the cluster."""
     cells = nbformat.read(path, as_version=4).cells
@@ -106,8 +112,8 @@ def executions(request):
     runs: dict = {}
     spawn = multiprocessing.get_context("spawn")
     with spawn.Pool(NOTEBOOK_WORKERS) as pool:
-        together_runs = {p: pool.apply_async(_execute, (p, True)) for p in together}
-        runs.update({(p.stem, True): r.get() for p, r in together_runs.items()})
+        together_runs = [(group, pool.apply_async(_execute_in_turn, (group, True))) for group in testrun.in_turns(together, _expected_work)]
+        runs.update({(p.stem, True): run for group, r in together_runs for p, run in zip(group, r.get())})
         beside = {p: pool.apply_async(_execute, (p, False)) for p in without_docker}
         with spawn.Pool(1) as alone_pool:
             runs.update({(p.stem, True): alone_pool.apply(_execute, (p, True)) for p in alone})

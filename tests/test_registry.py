@@ -91,6 +91,18 @@ def test_login_writes_only_the_course_docker_config(registries):
     assert before == after
 
 
+def test_a_setup_pushes_with_a_login_of_its_own_and_leaves_the_learners_logged_out(registries):
+    registry.logout(registries)
+    image = f"{registries.private_registry}/tests/setup-push:1"
+    assert shell.run(f"docker tag python:3.13-slim {image}", timeout=60).ok
+    result = registry.setup_push(image, registries, timeout=300)
+    assert result.ok, result.output
+    assert "1" in registry.api("private", registries).tags("tests/setup-push")
+    course_config = json.loads((registries.docker_config_dir / "config.json").read_text())
+    assert registries.private_registry not in course_config.get("auths", {})
+    assert not _push(image).ok      # the learner's config is still logged out, as lab 04 needs
+
+
 def test_course_env_points_docker_and_kubectl_at_course_files(course_settings):
     env = shell.course_env(course_settings)
     assert env["DOCKER_CONFIG"] == str(course_settings.docker_config_dir)

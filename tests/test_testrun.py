@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 from pathlib import Path
+
+import nbformat
 
 from ckalab import labs, testrun
 
@@ -74,6 +79,47 @@ def test_what_runs_alone_is_the_labs_that_restart_the_cluster_and_what_lessons_d
     assert "control-plane" in testrun.runs_alone(ROOT / "labs/19-always-pull-images/19-always-pull-images.ipynb")
 
 
+LOGIN_PATTERN = re.compile(r"docker (login|logout)|registry\.login\(|exam\.setup\(")
+
+
+def test_what_changes_the_course_docker_login_runs_in_turn():
+    """Lessons 05 and 12 and lab 04 start logged out and lessons 07-09 log in: side by side, one's logout
+    would land between another's login and push ("no basic auth credentials")."""
+    notebooks = sorted(ROOT.glob("notebooks/*.ipynb")) + sorted(ROOT.glob("labs/*/*.ipynb"))
+    sharing = {p.stem for p in notebooks if testrun.shares(p) == "the course's Docker login"}
+    assert sharing == {"05-tags-digests-registries", "07-private-registries-in-kubernetes",
+                       "08-troubleshooting-image-pulls", "09-exam-practice", "10-mock-exam", "12-podman-buildah-skopeo",
+                       "04-push-private"}
+    for path in notebooks:
+        code = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        lab = path.parent / "lab.py"
+        logs_out = lab.exists() and '"logout"' in lab.read_text()
+        if LOGIN_PATTERN.search(code) or logs_out:
+            assert path.stem in sharing, f"{path.name} logs in or out: declare ckalab.shares in its metadata"
+    groups = testrun.in_turns(notebooks, weight=lambda p: 1)
+    assert sorted(p.stem for p in groups[0]) == sorted(sharing)
+    assert all(len(group) == 1 for group in groups[1:]) and sum(map(len, groups)) == len(notebooks)
+
+
+def test_nbval_runs_the_notebooks_that_share_something_on_one_worker(tmp_path):
+    """Three notebooks on three workers: without the plugin, loadfile gives each its own worker."""
+    for name, shared in (("alone", None), ("first", "a login"), ("second", "a login")):
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1"), nbformat.v4.new_code_cell("2 + 2")])
+        if shared:
+            notebook.metadata["ckalab"] = {"shares": shared}
+        nbformat.write(notebook, tmp_path / f"{name}.ipynb")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", "--nbval-lax",
+                             "--nbval-current-env", "-p", "ckalab.testrun", "-n", "3", "--dist", "loadfile",
+                             "alone.ipynb", "first.ipynb", "second.ipynb"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    workers: dict[str, set[str]] = {}
+    for worker, notebook in re.findall(r"\[(gw\d+)\].*PASSED (alone|first|second)\b", result.stdout):
+        workers.setdefault(notebook, set()).add(worker)
+    assert set(workers) == {"alone", "first", "second"} and all(len(w) == 1 for w in workers.values())
+    assert workers["first"] == workers["second"] != workers["alone"]
+
+
 def test_nbval_runs_side_by_side_except_what_runs_alone(tmp_path, monkeypatch):
     executed = tmp_path / "executed"
     for rel in ("notebooks/01-first-image.ipynb", "notebooks/13-multi-platform-images.ipynb",
@@ -84,6 +130,7 @@ def test_nbval_runs_side_by_side_except_what_runs_alone(tmp_path, monkeypatch):
     nbval = next(p for p in testrun.phases("python") if p.name == "nbval")
     together, alone = nbval.commands
     assert "-n" in together and together[-1].endswith("01-first-image.ipynb")
+    assert "--dist loadfile" in " ".join(together) and "-p ckalab.testrun" in " ".join(together)
     assert "-n" not in alone and [Path(a).stem for a in alone if a.endswith(".ipynb")] == \
         ["19-always-pull-images", "13-multi-platform-images"]
     assert nbval.env["CKALAB_REPORTS"].endswith("build/reports/nbval") and nbval.needs == "papermill"
