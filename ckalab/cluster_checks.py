@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import pullsecrets
 from . import references
+from . import registry as registry_module
 from . import settings as settings_module
 from .checks import CheckResult
 from .errors import CourseError
@@ -122,6 +123,9 @@ class Kube:
     def deployment(self, ns: str, name: str):
         return self._call(self.apps.read_namespaced_deployment, name, ns)
 
+    def statefulset(self, ns: str, name: str):
+        return self._call(self.apps.read_namespaced_stateful_set, name, ns)
+
     def pods(self, ns: str, selector: str) -> list:
         result = self._call(self.core.list_namespaced_pod, ns, label_selector=selector)
         return [p for p in (result.items if result else []) if not p.metadata.deletion_timestamp]
@@ -190,8 +194,10 @@ def selector_of(deployment) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
-def container(pod_spec, name: str):
-    return next((c for c in (pod_spec.containers or []) if c.name == name), None)
+def container(pod_spec, name: str, *, init: bool = False):
+    """The container (or, with init=True, the init container) called `name`, or None."""
+    listed = pod_spec.init_containers if init else pod_spec.containers
+    return next((c for c in (listed or []) if c.name == name), None)
 
 
 def normalized(image: str) -> str:
@@ -219,6 +225,30 @@ def open_host() -> str:
 
 def private_host() -> str:
     return course_settings().private_registry_in_cluster
+
+
+def tag_exists(image: str) -> tuple[bool, str]:
+    """Is the image's tag (or digest) in the course's open registry? (ok, reason)"""
+    try:
+        ref = references.parse(image)
+    except CourseError as exc:
+        return False, exc.problem
+    if ref.registry != open_host():
+        return False, f"{image} is not in the course's registry {open_host()}"
+    api = _injected.get("registry") or registry_module.RegistryAPI(open_host(), timeout=1.5)
+    try:
+        if ref.digest:
+            api.manifest(ref.repository, ref.digest)
+            return True, f"{ref.digest[:19]}... exists in {ref.repository}"
+        tags = api.tags(ref.repository)
+    except CourseError as exc:
+        return False, f"{exc.problem}"
+    except Exception as exc:  # requests errors
+        return False, f"the registry {open_host()} did not answer ({type(exc).__name__}); run `make registries`"
+    tag = ref.tag or "latest"
+    if tag in tags:
+        return True, f"tag {tag} exists in {open_host()}/{ref.repository} (tags: {', '.join(tags)})"
+    return False, (f"{open_host()}/{ref.repository} has no tag {tag}; it has: {', '.join(tags) or 'no tags'}")
 
 
 def course_hosts(text: str) -> str:
@@ -289,7 +319,9 @@ def check_pods(r: CheckResult, name: str, pods: list, want: int, *, label: str =
         if problems:
             cname, reason, message = problems[0]
             detail = waiting_detail(pod, cname) if waiting_detail else ""
-            return r.add(label, False, f"pod {pod.metadata.name}: container {cname} waits with {reason}"
+            init = cname in {c.name for c in pod.spec.init_containers or []}
+            return r.add(label, False, f"pod {pod.metadata.name}: {'init container' if init else 'container'} "
+                                       f"{cname} waits with {reason}"
                                        + (f" ({short(message, 150)})" if message else "")
                                        + (f"; {detail}" if detail else ""))
         if pod.status.phase != "Running" or not pod_ready(pod):

@@ -70,7 +70,7 @@ def ctr(name: str, image: str, *, port=8080, policy=None, command=None) -> dict:
     return c
 
 
-def pod_spec(containers, *, sa=None, pull_secrets=None, node=None) -> dict:
+def pod_spec(containers, *, sa=None, pull_secrets=None, node=None, init_containers=None) -> dict:
     spec = {"containers": copy.deepcopy(containers), "restartPolicy": "Always",
             "terminationGracePeriodSeconds": 30, "dnsPolicy": "ClusterFirst",
             "serviceAccountName": sa or "default", "serviceAccount": sa or "default",
@@ -79,6 +79,8 @@ def pod_spec(containers, *, sa=None, pull_secrets=None, node=None) -> dict:
         spec["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
     if node:
         spec["nodeName"] = node
+    if init_containers:
+        spec["initContainers"] = copy.deepcopy(init_containers)
     return spec
 
 
@@ -133,6 +135,86 @@ def replicaset(dep: dict, containers, revision: int, *, replicas: int, ready: in
                                   "spec": pod_spec(containers, sa=sa, pull_secrets=pull_secrets)}},
             "status": {"replicas": replicas, "fullyLabeledReplicas": replicas, "readyReplicas": ready,
                        "availableReplicas": ready, "observedGeneration": 1}}
+
+
+def statefulset(ns, name, containers, *, init_containers=None, replicas=2, generation=1, observed=None,
+                current_revision="1", update_revision=None, ready=None, current=None, updated=None) -> dict:
+    """A StatefulSet (OrderedReady, RollingUpdate) whose revisions are named `NAME-<hash of KEY>`
+    for the keys given (`sts_revision`); status counts default to "all Pods current and Ready"."""
+    observed = generation if observed is None else observed
+    update_revision = update_revision or current_revision
+    ready = replicas if ready is None else ready
+    current = replicas if current is None else current
+    updated = (replicas if update_revision == current_revision else 0) if updated is None else updated
+    status = {"observedGeneration": observed, "replicas": replicas, "readyReplicas": ready,
+              "availableReplicas": ready, "currentReplicas": current, "updatedReplicas": updated,
+              "currentRevision": sts_revision(name, current_revision),
+              "updateRevision": sts_revision(name, update_revision), "collisionCount": 0}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet",
+            "metadata": meta(name, ns, labels={"app": name}, generation=generation),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "serviceName": name,
+                     "template": {"metadata": {"labels": {"app": name}},
+                                  "spec": pod_spec(containers, init_containers=init_containers)},
+                     "podManagementPolicy": "OrderedReady",
+                     "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": 1}},
+                     "revisionHistoryLimit": 10,
+                     "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"}},
+            "status": status}
+
+
+def sts_revision(name: str, key: str) -> str:
+    """A ControllerRevision's name: the StatefulSet's name and a hash of its template."""
+    return f"{name}-{digest_of(name, key)[:10].translate(str.maketrans('0123456789', 'bcdfghjklm'))}"
+
+
+def sts_pod(sts: dict, ordinal: int, revision: str, statuses: list[dict], *, init_statuses=None,
+            containers=None, init_containers=None) -> dict:
+    """Pod NAME-ORDINAL of `sts`, made from its template at `revision` (a key of sts_revision), or
+    from `containers`/`init_containers` when that revision's template is no longer the StatefulSet's."""
+    name, ns = sts["metadata"]["name"], sts["metadata"]["namespace"]
+    spec = copy.deepcopy(sts["spec"]["template"]["spec"])
+    if containers is not None:
+        spec["containers"] = copy.deepcopy(containers)
+    if init_containers is not None:
+        spec["initContainers"] = copy.deepcopy(init_containers)
+    spec.update(hostname=f"{name}-{ordinal}", subdomain=sts["spec"]["serviceName"], nodeName=NODE,
+                enableServiceLinks=True, preemptionPolicy="PreemptLowerPriority", priority=0)
+    init_statuses = init_statuses or []
+    initialized = all("terminated" in s["state"] for s in init_statuses)
+    ready = initialized and all(s["ready"] for s in statuses)
+    cond = lambda t, ok: {"type": t, "status": "True" if ok else "False", "lastProbeTime": None,
+                          "lastTransitionTime": T1}
+    conditions = [cond("PodReadyToStartContainers", True), cond("Initialized", initialized),
+                  cond("Ready", ready), cond("ContainersReady", ready), cond("PodScheduled", True)]
+    if not initialized:
+        waiting_init = [s["name"] for s in init_statuses if "terminated" not in s["state"]]
+        conditions[1].update(reason="ContainersNotInitialized",
+                             message=f"containers with incomplete status: [{' '.join(waiting_init)}]")
+    if not ready:
+        unready = [s["name"] for s in statuses if not s["ready"]]
+        for c in conditions[2:4]:
+            c.update(reason="ContainersNotReady", message=f"containers with unready status: [{' '.join(unready)}]")
+    labels = {"app": name, "controller-revision-hash": sts_revision(name, revision),
+              "statefulset.kubernetes.io/pod-name": f"{name}-{ordinal}", "apps.kubernetes.io/pod-index": str(ordinal)}
+    status = {"phase": "Running" if ready else "Pending", "conditions": conditions,
+              "hostIP": "172.18.0.2", "hostIPs": [{"ip": "172.18.0.2"}],
+              "podIP": f"10.244.0.{20 + ordinal}", "podIPs": [{"ip": f"10.244.0.{20 + ordinal}"}],
+              "startTime": T1, "containerStatuses": statuses, "qosClass": "Burstable"}
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": meta(f"{name}-{ordinal}", ns, labels=labels, owner=sts, created=T1, generation=1),
+            "spec": spec, "status": status}
+
+
+def completed(name: str, image: str) -> dict:
+    """An init container that ran to completion."""
+    repo = image.rsplit(":", 1)[0]
+    return {"name": name, "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": T1,
+                                                   "finishedAt": T1}},
+            "lastState": {}, "ready": True, "restartCount": 0, "image": image,
+            "imageID": f"{repo}@sha256:{digest_of(image)}", "containerID": f"containerd://{digest_of(name, image, 'i')}",
+            "started": False}
 
 
 def running(name: str, image: str) -> dict:

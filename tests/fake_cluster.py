@@ -35,6 +35,7 @@ EXAMPLE_STATES = "labs/09-wrong-tag/states.py"
 KINDS = {  # plural -> (apiVersion, kind, namespaced)
     "deployments": ("apps/v1", "Deployment", True),
     "replicasets": ("apps/v1", "ReplicaSet", True),
+    "statefulsets": ("apps/v1", "StatefulSet", True),
     "pods": ("v1", "Pod", True),
     "secrets": ("v1", "Secret", True),
     "serviceaccounts": ("v1", "ServiceAccount", True),
@@ -216,7 +217,7 @@ def states_of(lab_id: str):
     and ANSWER_FILES (the learner's files of a finished attempt)."""
     lab = labs.get(lab_id)
     path = lab.folder / STATES_FILE
-    name = "ckalab_states_" + lab.folder.name.split("-", 1)[0]
+    name = "ckalab_states_" + lab.folder.name.replace("-", "_")    # per folder: two labs may share a number in tests
     if name in sys.modules:
         return sys.modules[name]
     if not path.is_file():

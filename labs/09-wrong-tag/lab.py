@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from ckalab import references
-from ckalab import registry as registry_module
 from ckalab.checks import CheckResult
 from ckalab.cluster_actions import (apply_manifest, build_push, delete_namespaces, kubectl, rollout_status,
                                     wait_until_passes)
-from ckalab.cluster_checks import (CHECK_NOTE, Kube, _injected, check_deployment, check_pods, container,
-                                   open_host, selector_of, short, waiting_problems)
-from ckalab.errors import CourseError
+from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_deployment, check_pods, container, open_host,
+                                   selector_of, short, tag_exists, waiting_problems)
 from ckalab.labs import Lab, WrongAttempt, register
 
 LAB_ID = "lab09-wrong-tag"
@@ -20,30 +17,6 @@ NAMES = {"ns": "lab09-inventory", "deploy": "inventory-api", "container": "api",
 
 def image_of(lab: Lab) -> str:
     return f"{open_host()}/{lab.names['repo']}:{lab.names['tag']}"
-
-
-def tag_exists(image: str) -> tuple[bool, str]:
-    """Is the image's tag (or digest) in the course's open registry? (ok, reason)"""
-    try:
-        ref = references.parse(image)
-    except CourseError as exc:
-        return False, exc.problem
-    if ref.registry != open_host():
-        return False, f"{image} is not in the course's registry {open_host()}"
-    api = _injected.get("registry") or registry_module.RegistryAPI(open_host(), timeout=1.5)
-    try:
-        if ref.digest:
-            api.manifest(ref.repository, ref.digest)
-            return True, f"{ref.digest[:19]}... exists in {ref.repository}"
-        tags = api.tags(ref.repository)
-    except CourseError as exc:
-        return False, f"{exc.problem}"
-    except Exception as exc:  # requests errors
-        return False, f"the registry {open_host()} did not answer ({type(exc).__name__}); run `make registries`"
-    tag = ref.tag or "latest"
-    if tag in tags:
-        return True, f"tag {tag} exists in {open_host()}/{ref.repository} (tags: {', '.join(tags)})"
-    return False, (f"{open_host()}/{ref.repository} has no tag {tag}; it has: {', '.join(tags) or 'no tags'}")
 
 
 def _check(lab: Lab, r: CheckResult) -> None:
