@@ -126,6 +126,14 @@ class Kube:
     def statefulset(self, ns: str, name: str):
         return self._call(self.apps.read_namespaced_stateful_set, name, ns)
 
+    def daemonset(self, ns: str, name: str):
+        return self._call(self.apps.read_namespaced_daemon_set, name, ns)
+
+    def controller_revisions(self, ns: str, selector: str) -> list:
+        """The ControllerRevisions (a DaemonSet's or StatefulSet's template history) matching `selector`."""
+        result = self._call(self.apps.list_namespaced_controller_revision, ns, label_selector=selector)
+        return list(result.items) if result else []
+
     def pods(self, ns: str, selector: str) -> list:
         result = self._call(self.core.list_namespaced_pod, ns, label_selector=selector)
         return [p for p in (result.items if result else []) if not p.metadata.deletion_timestamp]

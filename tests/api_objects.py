@@ -1,9 +1,9 @@
 """Kubernetes API objects as a v1.37 API server returns them: the factories each cluster lab's
 labs/NN-name/states.py builds its states from (tests/fake_cluster.py serves them over HTTP).
 
-Deployments, ReplicaSets, Pods with kubelet-shaped containerStatuses, Secrets, ServiceAccounts,
-Nodes with status.images and Events; the pull errors in the words containerd 2.3.4 and kubelet
-v1.37.0 use. A helper module of the tests, not a test file: it imports nothing that needs Docker.
+Deployments, ReplicaSets, StatefulSets, DaemonSets and their ControllerRevisions, Pods with
+kubelet-shaped (init) containerStatuses, Secrets, ServiceAccounts, Nodes with status.images and
+Events; the pull errors in the words containerd 2.3.4 and kubelet v1.37.0 use. A helper module of the tests, not a test file: it imports nothing that needs Docker.
 """
 
 from __future__ import annotations
@@ -205,6 +205,67 @@ def sts_pod(sts: dict, ordinal: int, revision: str, statuses: list[dict], *, ini
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": meta(f"{name}-{ordinal}", ns, labels=labels, owner=sts, created=T1, generation=1),
             "spec": spec, "status": status}
+
+
+def daemonset(ns, name, containers, *, strategy="OnDelete", generation=1, observed=None, desired=1,
+              ready=None, updated=None) -> dict:
+    """A DaemonSet on the course's one node; status counts default to "every Pod updated and Ready"."""
+    observed = generation if observed is None else observed
+    ready = desired if ready is None else ready
+    updated = desired if updated is None else updated
+    update_strategy = {"type": strategy}
+    if strategy == "RollingUpdate":
+        update_strategy["rollingUpdate"] = {"maxUnavailable": 1, "maxSurge": 0}
+    status = {"currentNumberScheduled": desired, "desiredNumberScheduled": desired, "numberMisscheduled": 0,
+              "numberReady": ready, "numberAvailable": ready, "updatedNumberScheduled": updated,
+              "observedGeneration": observed}
+    if updated == 0:
+        del status["updatedNumberScheduled"]        # the API server leaves a zero count out
+    return {"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": meta(name, ns, labels={"app": name}, generation=generation,
+                             annotations={"deprecated.daemonset.template.generation": str(generation)}),
+            "spec": {"selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec(containers)},
+                     "updateStrategy": update_strategy, "revisionHistoryLimit": 10},
+            "status": status}
+
+
+def ds_hash(name: str, key: str) -> str:
+    """A DaemonSet revision's controller-revision-hash (its ControllerRevision is NAME-HASH)."""
+    return digest_of(name, key)[:10].translate(str.maketrans("0123456789", "bcdfghjklm"))
+
+
+def controller_revision(owner: dict, revision: int, key: str) -> dict:
+    """The ControllerRevision `revision` of a DaemonSet, for the template revision named `key`."""
+    name, template_hash = owner["metadata"]["name"], ds_hash(owner["metadata"]["name"], key)
+    return {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": meta(f"{name}-{template_hash}", owner["metadata"]["namespace"], owner=owner,
+                             labels={"app": name, "controller-revision-hash": template_hash}),
+            "revision": revision, "data": {"spec": {"template": {"$patch": "replace"}}}}
+
+
+def ds_pod(ds: dict, key: str, statuses: list[dict], *, containers=None, generation=1) -> dict:
+    """The DaemonSet's Pod on the node, made from the template revision `key` (with `containers`
+    when that is no longer the DaemonSet's template)."""
+    name, ns = ds["metadata"]["name"], ds["metadata"]["namespace"]
+    spec = copy.deepcopy(ds["spec"]["template"]["spec"])
+    if containers is not None:
+        spec["containers"] = copy.deepcopy(containers)
+    spec.update(nodeName=NODE, enableServiceLinks=True, preemptionPolicy="PreemptLowerPriority", priority=0)
+    ready = all(s["ready"] for s in statuses)
+    cond = lambda t, ok: {"type": t, "status": "True" if ok else "False", "lastProbeTime": None,
+                          "lastTransitionTime": T1}
+    labels = {"app": name, "controller-revision-hash": ds_hash(name, key), "pod-template-generation": str(generation)}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": meta(f"{name}-{digest_of(name, key)[:5]}", ns, labels=labels, owner=ds, created=T1,
+                             generation=1),
+            "spec": spec,
+            "status": {"phase": "Running", "conditions": [cond("PodReadyToStartContainers", True),
+                                                          cond("Initialized", True), cond("Ready", ready),
+                                                          cond("ContainersReady", ready), cond("PodScheduled", True)],
+                       "hostIP": "172.18.0.2", "hostIPs": [{"ip": "172.18.0.2"}], "podIP": "10.244.0.30",
+                       "podIPs": [{"ip": "10.244.0.30"}], "startTime": T1, "containerStatuses": statuses,
+                       "qosClass": "Burstable"}}
 
 
 def completed(name: str, image: str) -> dict:

@@ -36,6 +36,8 @@ KINDS = {  # plural -> (apiVersion, kind, namespaced)
     "deployments": ("apps/v1", "Deployment", True),
     "replicasets": ("apps/v1", "ReplicaSet", True),
     "statefulsets": ("apps/v1", "StatefulSet", True),
+    "daemonsets": ("apps/v1", "DaemonSet", True),
+    "controllerrevisions": ("apps/v1", "ControllerRevision", True),
     "pods": ("v1", "Pod", True),
     "secrets": ("v1", "Secret", True),
     "serviceaccounts": ("v1", "ServiceAccount", True),
