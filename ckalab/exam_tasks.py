@@ -381,6 +381,22 @@ def _platform_statement(task: Task) -> str:
         Deployment run it with all its replicas Ready.""")
 
 
+def _daemonset_names(rng, pick):                       # lab22
+    n = _cluster_names(pick)
+    n["ds"] = n.pop("deploy")
+    n["old_tag"], n["tag"] = _versions(pick, 2)
+    return n
+
+
+def _daemonset_statement(task: Task) -> str:
+    n = task.names
+    return textwrap.dedent(f"""\
+        The template of DaemonSet **`{n['ds']}`** in namespace **`{n['ns']}`** was changed to
+        `{_image(task)}`, but its Pods still run `{_image(task, 'old_tag')}`. Get the new image running
+        on every node, with every Pod of the DaemonSet made from that template and Ready. Keep
+        `{_image(task)}` in the template.""")
+
+
 # ---------------------------------------------------------------- the pool
 
 TEMPLATES: list[Template] = [
@@ -404,6 +420,8 @@ TEMPLATES: list[Template] = [
              "Get an image onto the node without a registry", _archive_names, _archive_statement),
     Template("wrong-platform", "troubleshooting", "lab20-wrong-platform",
              "Ship one image for two platforms", _platform_names, _platform_statement, needs="docker buildx"),
+    Template("daemonset-ondelete", "rollouts", "lab22-daemonset-ondelete",
+             "Roll a new image out to a DaemonSet", _daemonset_names, _daemonset_statement),
 ]
 
 

@@ -41,7 +41,7 @@ def test_different_seeds_differ():
 
 
 CLUSTER_KEYS = {"rollout", "rollback", "pull-secret", "serviceaccount-pull-secret", "image-pull-error",
-                "image-archive", "wrong-platform"}
+                "image-archive", "wrong-platform", "daemonset-ondelete"}
 
 
 def test_draw_mixes_levels_and_never_repeats_a_name():
