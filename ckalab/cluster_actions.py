@@ -21,12 +21,16 @@ from .labs import Lab
 
 # ====================================================================== images, registry, node
 
-def build_push(lab: Lab, push_as: str, version: str, labels: dict | None = None) -> None:
-    """docker build the lab's Dockerfile as `push_as` (with image `labels`) and push it."""
+def build_push(lab: Lab, push_as: str, version: str, labels: dict | None = None, *,
+               build_args: dict | None = None, dockerfile: str = "Dockerfile") -> None:
+    """docker build the lab's `dockerfile` as `push_as` (with image `labels` and more `build_args`)
+    and push it."""
     app = push_as.rsplit("/", 1)[-1].split(":", 1)[0]
     label_args = [arg for key, value in (labels or {}).items() for arg in ("--label", f"{key}={value}")]
-    result = docker("build", "-q", "--build-arg", f"APP_NAME={app}", "--build-arg", f"APP_VERSION={version}",
-                    *label_args, "-t", push_as, str(lab.files), timeout=600)
+    more_args = [arg for key, value in (build_args or {}).items() for arg in ("--build-arg", f"{key}={value}")]
+    result = docker("build", "-q", "-f", str(lab.files / dockerfile), "--build-arg", f"APP_NAME={app}",
+                    "--build-arg", f"APP_VERSION={version}", *more_args, *label_args, "-t", push_as,
+                    str(lab.files), timeout=600)
     if not result.ok:
         raise CourseError(f"Building {push_as} failed: {short(result.output, 300)}", "run `make doctor`.")
     cfg = course_settings()
