@@ -24,7 +24,7 @@ LABS_BY_LESSON = {
     "05-tags-digests-registries": ["04", "06"],
     "06-deploy-and-update": ["07", "08", "13", "21", "22"],
     "07-private-registries-in-kubernetes": ["05", "10", "11", "12", "19"],
-    "08-troubleshooting-image-pulls": ["09", "14", "17", "18"],
+    "08-troubleshooting-image-pulls": ["09", "14", "17", "18", "23"],
     "12-podman-buildah-skopeo": ["15"],
     "13-multi-platform-images": ["20"],
 }
