@@ -130,7 +130,7 @@ def _teardown(lab: Lab) -> None:
 def _wrong_template_only(lab: Lab) -> None:
     """The template is right now, but the stuck Pod is left as it is."""
     _fix_template(lab)
-    time.sleep(10)          # long enough for the controller to have replaced it, if it would
+    time.sleep(5)           # long enough for the controller to have replaced it, if it would
 
 
 def _wrong_edit_pod(lab: Lab) -> None:

@@ -63,19 +63,30 @@ def _debugger(lab: Lab, r: CheckResult, pod) -> None:
     r.add(CHECKS[0], True, f"ephemeral container {n['debugger']} ({tools}) targets {n['container']}")
 
 
-def _answer(lab: Lab, r: CheckResult) -> None:
+def _answer(lab: Lab, r: CheckResult, pod) -> None:
     n = lab.names
     path = lab.work_dir / n["answer"]
     want = _state(lab).get("config", "")
     shown = lab.shown(path)
     if not path.is_file():
-        r.add(CHECKS[1], False, f"no file {shown}: copy the app's {CONFIG} there")
+        r.add(CHECKS[1], False, f"no file {shown}: copy the app's {CONFIG} there" + _no_ptrace(lab, pod))
         return
     text = path.read_text(errors="replace")
     ok = bool(want) and text.strip() == want.strip()
     r.add(CHECKS[1], ok, f"{shown} holds the app's {CONFIG}" if ok else
           f"{shown} holds {short(text.strip(), 80)!r}, not the app's {CONFIG}: from a debug container that "
-          "targets the app, the app's files are under /proc/<its PID>/root/")
+          "targets the app, the app's files are under /proc/<its PID>/root/" + _no_ptrace(lab, pod))
+
+
+def _no_ptrace(lab: Lab, pod) -> str:
+    """Why the debug container cannot read the app's /proc/<pid>/root, or ""."""
+    debugger = next((c for c in pod.spec.ephemeral_containers or [] if c.name == lab.names["debugger"]), None)
+    caps = debugger.security_context.capabilities if debugger and debugger.security_context else None
+    if debugger is None or "SYS_PTRACE" in ((caps.add if caps else None) or []):
+        return ""
+    return (f"; ephemeral container {lab.names['debugger']} has no SYS_PTRACE capability, so reading the app's "
+            "/proc/<pid>/root (the app runs as another user) answers Permission denied: kubectl before v1.36 "
+            "defaults to --profile=legacy, which adds nothing; add another debug container with --profile=general")
 
 
 def _copy(lab: Lab, r: CheckResult, kube: Kube) -> None:
@@ -121,7 +132,7 @@ def _check(lab: Lab, r: CheckResult) -> None:
         not_checked(r, CHECKS)
         return
     _debugger(lab, r, pod)
-    _answer(lab, r)
+    _answer(lab, r, pod)
     _copy(lab, r, kube)
     _original(lab, r, pod)
 
@@ -181,7 +192,8 @@ def _make_copy(lab: Lab) -> None:
 
 
 def _solve(lab: Lab) -> None:
-    _debug(lab, f"--target={lab.names['container']}")
+    # --profile=general is kubectl's default since v1.36; named, it works with older kubectl too.
+    _debug(lab, f"--target={lab.names['container']}", "--profile=general")
     _copy_config(lab)
     _make_copy(lab)
 
@@ -202,6 +214,12 @@ def _wrong_restricted(lab: Lab) -> None:
     _copy_config(lab)
 
 
+def _wrong_legacy(lab: Lab) -> None:
+    """What kubectl before v1.36 does by default: the legacy profile, no SYS_PTRACE."""
+    _debug(lab, f"--target={lab.names['container']}", "--profile=legacy")
+    _copy_config(lab)
+
+
 def _wrong_edit_pod(lab: Lab) -> None:
     n = lab.names
     kubectl("set", "image", f"pod/{n['pod']}", f"{n['container']}={image(lab, 'repo', 'debug_tag')}", "-n", n["ns"])
@@ -215,8 +233,8 @@ register(Lab(
         "ephemeral container with an image of your choice to the running Pod.",
         "With `--target=api` the debug container shares the app's process namespace: `ls /proc/1/root/` is the app's "
         "filesystem. `kubectl debug --copy-to=NAME --set-image=CONTAINER=IMAGE` makes a changed copy of a Pod.",
-        "kubectl debug rates-api -n lab23-rates -it --image=localhost:5001/debug-tools:1.0 --target=api -c debugger "
-        "-- sh, then `cat /proc/1/root/srv/config/upstream.conf` (save it into .ckalab/work/lab23/upstream.conf); "
+        "kubectl debug rates-api -n lab23-rates -it --image=localhost:5001/debug-tools:1.0 --target=api "
+        "--profile=general -c debugger -- sh, then `cat /proc/1/root/srv/config/upstream.conf` (save it into .ckalab/work/lab23/upstream.conf); "
         "then kubectl debug rates-api -n lab23-rates --copy-to=rates-api-debug "
         "--set-image=api=localhost:5001/rates-api:1.4-debug.",
     ],
@@ -224,6 +242,7 @@ register(Lab(
     wrong_attempts=[
         WrongAttempt("debugs without --target", _wrong_no_target, fails="debug container runs beside the app"),
         WrongAttempt("debugs with --profile=restricted", _wrong_restricted, fails="debug container runs beside the app"),
+        WrongAttempt("debugs with --profile=legacy (kubectl before v1.36)", _wrong_legacy, fails="upstream.conf copied"),
         WrongAttempt("changes the Pod's image instead of copying it", _wrong_edit_pod, fails="original Pod unchanged"),
     ],
     check_note=CHECK_NOTE, names=NAMES,

@@ -36,14 +36,17 @@ def bare_pod(name: str, image: str, *, pod_uid: str | None = None, ephemeral=Non
     return {"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": spec, "status": status}
 
 
-def debugger(*, target: str | None = "api", restricted: bool = False) -> dict:
-    """The ephemeral container as `kubectl debug` v1.37 writes it (general profile: SYS_PTRACE)."""
+def debugger(*, target: str | None = "api", restricted: bool = False, legacy: bool = False) -> dict:
+    """The ephemeral container as `kubectl debug` v1.37 writes it (general profile: SYS_PTRACE;
+    legacy: no securityContext)."""
     c = {"name": "debugger", "image": TOOLS, "command": ["sleep", "3600"], "resources": {},
          "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
          "imagePullPolicy": "IfNotPresent", "stdin": False, "tty": False,
          "securityContext": ({"runAsNonRoot": True, "allowPrivilegeEscalation": False,
                               "capabilities": {"drop": ["ALL"]}, "seccompProfile": {"type": "RuntimeDefault"}}
                              if restricted else {"capabilities": {"add": ["SYS_PTRACE"]}})}
+    if legacy:
+        del c["securityContext"]
     if target:
         c["targetContainerName"] = target
     return c
@@ -59,6 +62,9 @@ def objects(state: str):
         status = waiting("debugger", TOOLS, "CreateContainerConfigError", RESTRICTED)
         return [bare_pod("rates-api", APP, pod_uid=POD_UID, ephemeral=[debugger(restricted=True)],
                          ephemeral_statuses=[status])]
+    if state == "legacy":
+        return [bare_pod("rates-api", APP, pod_uid=POD_UID, ephemeral=[debugger(legacy=True)],
+                         ephemeral_statuses=[running("debugger", TOOLS)])]
     if state == "pod edited":
         return [bare_pod("rates-api", DEBUG_BUILD, pod_uid=POD_UID)]
     debugged = bare_pod("rates-api", APP, pod_uid=POD_UID, ephemeral=[debugger()],
@@ -89,6 +95,8 @@ STATES = {
     "debugs without --target": (lambda: objects("no target"), files(None), "debug container runs beside the app"),
     "debugs with --profile=restricted": (lambda: objects("restricted"), files(None),
                                          "debug container runs beside the app"),
+    "debugs with --profile=legacy (kubectl before v1.36)": (lambda: objects("legacy"), files(None),
+                                                            "upstream.conf copied"),
     "changes the Pod's image instead of copying it": (lambda: objects("pod edited"), files(None),
                                                       "original Pod unchanged"),
     "copies the debug container's own file": (lambda: objects("debugged, no copy"),

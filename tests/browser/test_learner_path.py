@@ -356,6 +356,52 @@ def test_lab20_quotes_the_exec_format_error_and_a_two_platform_build_fixes_it(la
     run_cell(page, "lab.teardown()")
 
 
+def wait_for_terminal_text(page, text: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in terminal_text(page):
+        if time.monotonic() > deadline:
+            pytest.fail(f"The terminal never showed {text!r}; it shows: {terminal_text(page)[-800:]!r}")
+        page.wait_for_timeout(500)
+
+
+def test_lab23_debugs_a_shell_less_container_from_an_interactive_debug_shell(lab_server, page):
+    """Lab 23 as a learner does it: exec finds no shell, `kubectl debug -it --target` opens one
+    beside the app, where the app's file is read through /proc/1/root; then a copy with a shell."""
+    _need("cluster")
+    lab_server.open(page, "labs/23-debug-shell-less/23-debug-shell-less.ipynb")
+    run_cell(page, "REQUIRE = None")
+    run_cell(page, "ck.start(")
+    run_cell(page, "lab.setup()")
+    run_cell(page, "lab.panel()")
+    text = press_check(page)
+    assert "debug container runs beside the app" in text and "no ephemeral container" in text, text
+    shot(page, "13-lab23-check-fails")
+    open_terminal(page)
+    type_in_terminal(page, 'source "$CKALAB_STATE_DIR/env.sh" && kubectl exec rates-api -n lab23-rates -it -- sh')
+    wait_for_terminal_text(page, 'exec: "sh": executable file not found')
+    type_in_terminal(page, "kubectl debug rates-api -n lab23-rates -it --image=localhost:5001/debug-tools:1.0 "
+                           "--target=api --profile=general -c debugger -- sh")
+    wait_for_terminal_text(page, "If you don't see a command prompt")
+    page.wait_for_timeout(1000)
+    type_in_terminal(page, "cat /proc/1/cmdline; echo; cat /proc/1/root/srv/config/upstream.conf")
+    wait_for_terminal_text(page, "upstream = https://rates-")
+    shot(page, "14-lab23-debug-shell")
+    type_in_terminal(page, "exit")
+    wait_for_terminal_text(page, "Session ended")
+    # The debug shell has exited, so the file is read again from a second, running debug container.
+    type_in_terminal(page, "kubectl debug rates-api -n lab23-rates --image=localhost:5001/debug-tools:1.0 --target=api "
+                           "--profile=general -c copier -- sleep 600 && sleep 5 && kubectl exec rates-api -n lab23-rates -c copier -- "
+                           'cat /proc/1/root/srv/config/upstream.conf > "$CKALAB_STATE_DIR/work/lab23/upstream.conf" && '
+                           "kubectl debug rates-api -n lab23-rates --copy-to=rates-api-debug "
+                           "--set-image=api=localhost:5001/rates-api:1.4-debug && echo copied-and-'debugged'")
+    wait_for_terminal_text(page, "copied-and-debugged", timeout=120)
+    shot(page, "15-lab23-terminal")
+    text = check_until_passed(page, "23-debug-shell-less.ipynb")
+    shot(page, "16-lab23-check-passes")
+    assert "All checks passed" in text, text
+    run_cell(page, "lab.teardown()")
+
+
 def test_quiz_feedback_is_saved_and_shows_in_the_dashboard(lab_server, page):
     lab_server.open(page, "notebooks/01-first-image.ipynb")
     run_cell(page, "REQUIRE = None")
