@@ -124,6 +124,22 @@ def rollout_status(ns: str, name: str, timeout: int = 180) -> None:
             timeout=timeout + 15)
 
 
+def field(ns: str, obj: str, jsonpath: str) -> str:
+    """`kubectl get OBJ -n NS -o jsonpath=...` (obj is KIND/NAME), or "" when it cannot be read."""
+    from . import cluster
+    result = cluster.kubectl_result("get", obj, "-n", ns, "-o", f"jsonpath={jsonpath}", timeout=30)
+    return result.output.strip() if result.ok else ""
+
+
+def wait_for_field(ns: str, obj: str, jsonpath: str, done, what: str, timeout: float = 120) -> None:
+    """Poll `field` until `done(value)`; a CourseError saying `what` did not happen after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not done(field(ns, obj, jsonpath)):
+        if time.monotonic() > deadline:
+            raise CourseError(f"{obj} in {ns}: {what} within {timeout:.0f} s.", "run `make doctor`, then lab.reset().")
+        time.sleep(1)
+
+
 def delete_namespaces(*namespaces: str, wait: bool = True) -> None:
     """Delete the lab's namespaces. wait=False returns at once (5-10 s sooner): the next
     apply_manifest() into them waits instead."""

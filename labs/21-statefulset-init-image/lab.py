@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from ckalab.checks import CheckResult
-from ckalab.cluster_actions import apply_manifest, build_push, delete_namespaces, kubectl, wait_until_passes
+from ckalab.cluster_actions import (apply_manifest, build_push, delete_namespaces, kubectl, wait_for_field,
+                                    wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_pods, container, normalized, not_checked, open_host,
                                    pod_ready, selector_of, tag_exists)
-from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
 LAB_ID = "lab21-statefulset-init-image"
@@ -85,13 +85,6 @@ def _rollout_status(lab: Lab, timeout: int = 150) -> None:
             timeout=timeout + 15)
 
 
-def _init_wait_reason(lab: Lab, ordinal: int) -> str:
-    from ckalab import cluster
-    result = cluster.kubectl_result("get", "pod", f"{lab.names['sts']}-{ordinal}", "-n", lab.names["ns"], "-o",
-                                    "jsonpath={.status.initContainerStatuses[0].state.waiting.reason}", timeout=30)
-    return result.output.strip() if result.ok else ""
-
-
 def _setup(lab: Lab) -> None:
     n = lab.names
     for repo_key in ("repo", "init_repo"):
@@ -102,12 +95,10 @@ def _setup(lab: Lab) -> None:
     # The release: the app's new image, and a typo in the migrations' tag.
     kubectl("set", "image", f"statefulset/{n['sts']}", f"{n['container']}={image(lab, 'repo', 'tag')}",
             f"{n['init']}={image(lab, 'init_repo', 'bad_tag')}", "-n", n["ns"])
-    deadline = time.monotonic() + 120
-    while _init_wait_reason(lab, REPLICAS - 1) not in ("ErrImagePull", "ImagePullBackOff"):
-        if time.monotonic() > deadline:
-            raise CourseError(f"Pod {n['sts']}-{REPLICAS - 1} did not reach the lab's starting state "
-                              "(its init container waiting on a pull) within 120 s.", "run `make doctor`, then lab.reset().")
-        time.sleep(1)
+    wait_for_field(n["ns"], f"pod/{n['sts']}-{REPLICAS - 1}",
+                   "{.status.initContainerStatuses[0].state.waiting.reason}",
+                   lambda reason: reason in ("ErrImagePull", "ImagePullBackOff"),
+                   "the lab's starting state (its init container waiting on a pull) did not come")
 
 
 def _fix_template(lab: Lab) -> None:

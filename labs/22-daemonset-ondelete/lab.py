@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from ckalab.checks import CheckResult
-from ckalab.cluster_actions import apply_manifest, build_push, delete_namespaces, kubectl, wait_until_passes
+from ckalab.cluster_actions import (apply_manifest, build_push, delete_namespaces, kubectl, wait_for_field,
+                                    wait_until_passes)
 from ckalab.cluster_checks import (CHECK_NOTE, Kube, check_pods, container, normalized, not_checked, open_host,
                                    selector_of)
-from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
 LAB_ID = "lab22-daemonset-ondelete"
@@ -78,20 +78,9 @@ def _check(lab: Lab, r: CheckResult) -> None:
     check_pods(r, n["ds"], pods, ds.status.desired_number_scheduled or 1)
 
 
-def _wait_ready(lab: Lab, timeout: float = 120) -> None:
-    from ckalab import cluster
-    n = lab.names
-    deadline = time.monotonic() + timeout
-    while True:
-        result = cluster.kubectl_result("get", "daemonset", n["ds"], "-n", n["ns"], "-o",
-                                        "jsonpath={.status.desiredNumberScheduled} {.status.numberReady}", timeout=30)
-        desired, _, ready = result.output.strip().partition(" ")
-        if result.ok and desired not in ("", "0") and desired == ready:
-            return
-        if time.monotonic() > deadline:
-            raise CourseError(f"The Pods of DaemonSet {n['ds']} were not Ready within {timeout:.0f} s.",
-                              "run `make doctor`, then lab.reset().")
-        time.sleep(1)
+def _ready(counts: str) -> bool:
+    desired, _, ready = counts.partition(" ")
+    return desired not in ("", "0") and desired == ready
 
 
 def _setup(lab: Lab) -> None:
@@ -99,7 +88,8 @@ def _setup(lab: Lab) -> None:
     for tag_key in ("old_tag", "tag"):
         build_push(lab, image(lab, tag_key), n[tag_key])
     apply_manifest(lab, "daemonset.yaml")
-    _wait_ready(lab)
+    wait_for_field(n["ns"], f"daemonset/{n['ds']}", "{.status.desiredNumberScheduled} {.status.numberReady}", _ready,
+                   "its Pods were not Ready")
     # The colleague's change: the template's image, and nothing else.
     kubectl("set", "image", f"daemonset/{n['ds']}", f"{n['container']}={image(lab)}", "-n", n["ns"])
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 
 from ckalab import cluster
 from ckalab.checks import CheckResult
-from ckalab.cluster_actions import apply_manifest, build_push, delete_namespaces, kubectl
+from ckalab.cluster_actions import apply_manifest, build_push, delete_namespaces, field, kubectl, wait_for_field
 from ckalab.cluster_checks import CHECK_NOTE, Kube, container, normalized, not_checked, open_host, short
-from ckalab.errors import CourseError
 from ckalab.labs import Lab, WrongAttempt, register
 
 LAB_ID = "lab23-debug-shell-less"
@@ -137,20 +135,6 @@ def _check(lab: Lab, r: CheckResult) -> None:
     _original(lab, r, pod)
 
 
-def _pod_field(lab: Lab, pod: str, jsonpath: str) -> str:
-    result = cluster.kubectl_result("get", "pod", pod, "-n", lab.names["ns"], "-o", f"jsonpath={jsonpath}", timeout=30)
-    return result.output.strip() if result.ok else ""
-
-
-def _wait(lab: Lab, pod: str, jsonpath: str, done, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not done(_pod_field(lab, pod, jsonpath)):
-        if time.monotonic() > deadline:
-            raise CourseError(f"Pod {pod} in {lab.names['ns']}: {what} within {timeout:.0f} s.",
-                              "run `make doctor`, then lab.reset().")
-        time.sleep(1)
-
-
 def _setup(lab: Lab) -> None:
     n = lab.names
     lab.work_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +145,7 @@ def _setup(lab: Lab) -> None:
     build_push(lab, image(lab, "tools_repo", "tools_tag"), n["tools_tag"], dockerfile="Dockerfile.tools")
     apply_manifest(lab, "pod.yaml")
     kubectl("wait", "--for=condition=Ready", f"pod/{n['pod']}", "-n", n["ns"], "--timeout=120s", timeout=135)
-    uid = _pod_field(lab, n["pod"], "{.metadata.uid}")
+    uid = field(n["ns"], f"pod/{n['pod']}", "{.metadata.uid}")
     (lab.work_dir / "setup.json").write_text(json.dumps({"config": f"upstream = {upstream}", "uid": uid}))
 
 
@@ -171,9 +155,10 @@ def _debug(lab: Lab, *extra: str) -> None:
     kubectl("debug", n["pod"], "-n", n["ns"], f"--image={image(lab, 'tools_repo', 'tools_tag')}",
             "-c", n["debugger"], *extra, "--", "sleep", "3600")
     # Done once it runs, or once it waits for a reason other than being created.
-    _wait(lab, n["pod"], f'{{.status.ephemeralContainerStatuses[?(@.name=="{n["debugger"]}")].state}}',
-          lambda state: "running" in state or ("reason" in state and "ContainerCreating" not in state),
-          f"ephemeral container {n['debugger']} neither started nor failed")
+    wait_for_field(n["ns"], f"pod/{n['pod']}",
+                   f'{{.status.ephemeralContainerStatuses[?(@.name=="{n["debugger"]}")].state}}',
+                   lambda state: "running" in state or ("reason" in state and "ContainerCreating" not in state),
+                   f"ephemeral container {n['debugger']} neither started nor failed")
 
 
 def _copy_config(lab: Lab) -> None:
@@ -188,7 +173,8 @@ def _make_copy(lab: Lab) -> None:
     n = lab.names
     kubectl("debug", n["pod"], "-n", n["ns"], f"--copy-to={n['copy']}",
             f"--set-image={n['container']}={image(lab, 'repo', 'debug_tag')}")
-    _wait(lab, n["copy"], "{.status.phase}", lambda phase: phase == "Running", "the copy did not start")
+    wait_for_field(n["ns"], f"pod/{n['copy']}", "{.status.phase}", lambda phase: phase == "Running",
+                   "the copy did not start")
 
 
 def _solve(lab: Lab) -> None:
